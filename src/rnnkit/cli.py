@@ -1,0 +1,126 @@
+"""The ``rnnkit`` command: launch the course, regenerate and check the release, validate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .paths import CourseError, find_root, notebook_path, resolve_chapters
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return find_root(Path(args.root) if args.root else None)
+
+
+def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
+    root = _root(args)
+    folder = "solutions" if args.solutions else "course"
+    first = resolve_chapters(root, None, folder)
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root / folder}"]
+    if first:
+        argv.append(f"--LabApp.default_url=/lab/tree/{first[0]}/{first[0]}.ipynb")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        argv.append("--allow-root")  # containers and CI machines often run as root
+    argv.extend(extra)
+    print(f"rnnkit: starting JupyterLab on {root / folder}", flush=True)
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def cmd_release(args: argparse.Namespace, extra: list[str]) -> int:
+    from . import release
+
+    root = _root(args)
+    chapters = resolve_chapters(root, args.chapters)
+    if args.check:
+        stale = [s for s in release.check(root, chapters) if s.stale]
+        for s in stale:
+            print(s.describe())
+        if stale:
+            print(f"rnnkit: {len(stale)} of {len(chapters)} chapters not in sync with "
+                  "solutions/; run `rnnkit release` and commit course/", file=sys.stderr)
+            return 1
+        print(f"rnnkit: course/ is in sync with solutions/ ({len(chapters)} chapters)")
+        return 0
+    for path in release.release(root, chapters):
+        print(f"wrote {path.relative_to(root)}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, extra: list[str]) -> int:
+    from .validate import validate
+
+    root = _root(args)
+    chapters = resolve_chapters(root, args.chapters)
+    missing = [c for c in chapters if not notebook_path(root, "course", c).is_file()]
+    if missing:
+        raise CourseError(f"no release for {', '.join(missing)}: run `rnnkit release` first")
+    problems = validate(root, chapters)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"rnnkit: validation failed ({len(problems)} problems)", file=sys.stderr)
+        return 1
+    print(f"rnnkit: {len(chapters)} chapters valid: every solution passes its tests, "
+          "every release fails them")
+    return 0
+
+
+def cmd_execute(args: argparse.Namespace, extra: list[str]) -> int:
+    from .execute import execute_in_place
+
+    root = _root(args)
+    for chapter in resolve_chapters(root, args.chapters):
+        seconds = execute_in_place(notebook_path(root, "solutions", chapter))
+        print(f"executed solutions/{chapter} in {seconds:.1f} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__)
+    parser.add_argument("--root", help="course root (default: found from the current folder)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lab = sub.add_parser("lab", help="launch JupyterLab on the student notebooks (course/)",
+                         description="Launch JupyterLab on course/; extra arguments go to "
+                                     "JupyterLab (for example --port 8890 --no-browser).")
+    lab.add_argument("--solutions", action="store_true",
+                     help="open solutions/ (the instructor's source) instead of course/")
+    lab.set_defaults(func=cmd_lab, passthrough=True)
+
+    rel = sub.add_parser("release", help="regenerate course/ from solutions/ with nbgrader")
+    rel.add_argument("chapters", nargs="*", help="chapter ids or numbers (default: all)")
+    rel.add_argument("--check", action="store_true",
+                     help="change nothing; fail and list stale chapters if course/ differs")
+    rel.set_defaults(func=cmd_release, passthrough=False)
+
+    exe = sub.add_parser("execute", help="re-run solution notebooks in place (saved outputs)")
+    exe.add_argument("chapters", nargs="*", help="chapter ids or numbers (default: all)")
+    exe.set_defaults(func=cmd_execute, passthrough=False)
+
+    val = sub.add_parser("validate", help="solutions pass their tests; releases fail them")
+    val.add_argument("chapters", nargs="*", help="chapter ids or numbers (default: all)")
+    val.set_defaults(func=cmd_validate, passthrough=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rnnkit`` command."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not args.passthrough:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return int(args.func(args, extra) or 0)
+    except CourseError as err:
+        print(f"rnnkit: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

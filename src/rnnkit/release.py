@@ -1,0 +1,105 @@
+"""Generate the student release (``course/``) from the solutions with nbgrader."""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .nbgrader_api import ensure_success, load_config, make_api
+from .paths import notebook_path
+
+
+@dataclass
+class Staleness:
+    """How a chapter's committed release differs from a fresh one."""
+
+    chapter: str
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.changed or self.missing or self.extra)
+
+    def describe(self) -> str:
+        parts = [f"{kind}: {', '.join(files)}" for kind, files in
+                 (("changed", self.changed), ("missing", self.missing), ("extra", self.extra))
+                 if files]
+        return f"course/{self.chapter} is stale ({'; '.join(parts)})"
+
+
+def generate(root: Path, chapters: list[str], dest: Path) -> None:
+    """Write the release of each chapter under ``dest/<chapter>/``, normalised."""
+    with tempfile.TemporaryDirectory(prefix="rnnkit-release-") as tmp:
+        db = Path(tmp) / "release.db"
+        config = load_config(root, release_directory=str(dest), db_url=f"sqlite:///{db}")
+        api = make_api(config)
+        for chapter in chapters:
+            ensure_success(api.generate_assignment(chapter, force=True, create=True),
+                           f"generate the release of {chapter}")
+            normalise(dest / chapter / f"{chapter}.ipynb")
+
+
+def normalise(path: Path) -> None:
+    """Make a release notebook byte-stable: no outputs, counts or run-time metadata."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)
+    nb.metadata.get("language_info", {}).pop("version", None)  # the contributor's Python
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nbformat.write(nb, path)
+
+
+def release(root: Path, chapters: list[str]) -> list[Path]:
+    """Regenerate ``course/<chapter>`` for each chapter; returns the notebooks written."""
+    with tempfile.TemporaryDirectory(prefix="rnnkit-release-") as tmp:
+        out = Path(tmp) / "course"
+        generate(root, chapters, out)
+        for chapter in chapters:
+            target = root / "course" / chapter
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(out / chapter, target)
+    return [notebook_path(root, "course", c) for c in chapters]
+
+
+def check(root: Path, chapters: list[str]) -> list[Staleness]:
+    """Compare a fresh release with ``course/`` without changing it; one entry per chapter."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rnnkit-release-") as tmp:
+        out = Path(tmp) / "course"
+        generate(root, chapters, out)
+        for chapter in chapters:
+            results.append(_compare(chapter, out / chapter, root / "course" / chapter))
+    return results
+
+
+def _compare(chapter: str, fresh: Path, committed: Path) -> Staleness:
+    result = Staleness(chapter)
+    fresh_files = _files(fresh)
+    committed_files = _files(committed) if committed.is_dir() else set()
+    result.missing = sorted(fresh_files - committed_files)
+    result.extra = sorted(committed_files - fresh_files)
+    result.changed = sorted(
+        f for f in fresh_files & committed_files
+        if not filecmp.cmp(fresh / f, committed / f, shallow=False)
+    )
+    return result
+
+
+def _files(folder: Path) -> set[str]:
+    ignored = {"__pycache__", ".ipynb_checkpoints"}
+    return {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and not ignored & set(p.relative_to(folder).parts)
+    }

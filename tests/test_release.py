@@ -1,0 +1,81 @@
+"""The release pipeline: course/ is in sync, holds no solutions or hidden tests, detects drift."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from rnnkit import release
+from rnnkit.cli import main
+from rnnkit.paths import chapters, notebook_path
+
+REPO = Path(__file__).resolve().parents[1]
+CHAPTERS = chapters(REPO)
+SPEC = REPO.parent / "shared" / "COURSE_SPEC.md"
+
+
+@pytest.mark.slow
+def test_course_is_in_sync_with_solutions(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--root", str(repo), "release", "--check"]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_check_lists_a_stale_chapter_and_changes_nothing(course_copy: Path) -> None:
+    chapter = CHAPTERS[0]
+    src = notebook_path(course_copy, "solutions", chapter)
+    src.write_text(src.read_text().replace("## 1.1 ", "## 1.1 (edited) ", 1))
+    committed = notebook_path(course_copy, "course", chapter).read_bytes()
+    (course_copy / "course" / chapter / "stray.txt").write_text("x")
+    stale = [s for s in release.check(course_copy, [chapter]) if s.stale]
+    assert [s.chapter for s in stale] == [chapter]
+    assert stale[0].changed == [f"{chapter}.ipynb"]
+    assert stale[0].extra == ["stray.txt"]
+    assert notebook_path(course_copy, "course", chapter).read_bytes() == committed
+
+
+@pytest.mark.slow
+def test_release_is_byte_identical_when_run_twice(course_copy: Path) -> None:
+    release.release(course_copy, CHAPTERS)
+    first = {c: notebook_path(course_copy, "course", c).read_bytes() for c in CHAPTERS}
+    release.release(course_copy, CHAPTERS)
+    assert first == {c: notebook_path(course_copy, "course", c).read_bytes() for c in CHAPTERS}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_release_has_no_solutions_hidden_tests_or_outputs(repo: Path, chapter: str) -> None:
+    nb = json.loads(notebook_path(repo, "course", chapter).read_text())
+    text = json.dumps(nb)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"course/{chapter} contains {marker!r}"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_spec_function_is_a_graded_exercise(repo: Path, chapter: str) -> None:
+    if not SPEC.is_file():
+        pytest.skip("COURSE_SPEC.md is not beside the checkout")
+    section = re.split(r"^## ", SPEC.read_text(), flags=re.M)
+    body = next((s for s in section if s.startswith(chapter)), "")
+    names = [n for n in re.findall(r"^- `([A-Za-z_]\w*)\(", body, re.M) if n != "rnnkit"]
+    nb = json.loads(notebook_path(repo, "solutions", chapter).read_text())
+    graded = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            graded[meta["grade_id"]] = "".join(cell["source"])
+    tests = {c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"]
+             if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    for name in names:
+        owner = [gid for gid, src in graded.items()
+                 if re.search(rf"^(def|class) {name}\b", src, re.M)]
+        assert owner, f"{chapter}: {name} is not defined in a graded solution cell"
+        tests_id = f"{owner[0]}_tests"
+        assert tests_id in tests, f"{chapter}: {name} has no test cell"
+        tcell = next(c for c in nb["cells"]
+                     if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == tests_id)
+        assert "BEGIN HIDDEN TESTS" in "".join(tcell["source"]), f"{name} has no hidden tests"
