@@ -1,6 +1,9 @@
 """Chapter widgets: each takes the student's functions as arguments."""
 
 from ._common import NotReady, call_student
+from .markov import markov_widget
+from .rnn import unrolled_rnn_widget
 from .sequences import sunspot_window_widget
 
-__all__ = ["NotReady", "call_student", "sunspot_window_widget"]
+__all__ = ["NotReady", "call_student", "markov_widget", "sunspot_window_widget",
+           "unrolled_rnn_widget"]
