@@ -37,3 +37,10 @@ validate: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+.PHONY: test-browser binder-check
+test-browser: $(STAMP)  ## only the browser tests: a real JupyterLab in headless Chromium
+	$(BIN)/python -m pytest tests/browser
+
+binder-check: $(STAMP)  ## build binder/'s environment afresh, run every solution, report memory
+	$(BIN)/python scripts/binder_check.py --json test-artifacts/binder-check.json

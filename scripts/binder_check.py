@@ -40,6 +40,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
 LIMIT_BYTES = 1_000_000_000
+CELL_TIMEOUT_S = 600
+NOTEBOOK_TIMEOUT_S = 1800
 STUDENT_OFF = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "test-artifacts", "build", "gradebook.db",
                                      "submitted", "autograded", "feedback",
@@ -181,6 +183,20 @@ def student_setup_problems(venv: Path, env: dict[str, str], base: Path) -> tuple
     return problems, rss
 
 
+def run_with_deadline(argv: list[str], cwd: Path, env: dict[str, str],
+                      seconds: float) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in its own process group; past ``seconds``, kill the group (kernel too)."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        err += f"\nkilled: no result after {seconds:.0f} s"
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def peak_rss_bytes(pid: int, field: str = "VmHWM") -> int:
     """``VmHWM`` (peak) or ``VmRSS`` (now) of a process, in bytes."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -195,22 +211,25 @@ def run_notebook(path: Path) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import torch\nprint('torch threads', torch.get_num_threads())"))
-    client = NotebookClient(nb, timeout=1800, kernel_name="python3",
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            startup_timeout=120,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)
+        seconds = time.perf_counter() - start
         pid = client.km.provisioner.pid
         peak = peak_rss_bytes(pid)
         children = Path(f"/proc/{pid}/task/{pid}/children")
         extra = [int(c) for c in children.read_text().split()] if children.exists() else []
         peak += sum(peak_rss_bytes(c) for c in extra)
-    threads = int(nb.cells[-1].outputs[0]["text"].split()[-1])
-    print(json.dumps({"seconds": time.perf_counter() - start, "peak_bytes": peak,
-                      "torch_threads": threads}))
+        # after the peak is read: how many threads torch takes under binder/start
+        probe = nbformat.v4.new_code_cell("import torch\nprint(torch.get_num_threads())")
+        nb.cells.append(probe)
+        client.execute_cell(probe, len(nb.cells) - 1)
+    threads = int(probe.outputs[0]["text"].split()[-1])
+    print(json.dumps({"seconds": seconds, "peak_bytes": peak, "torch_threads": threads}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from rnnkit.paths import notebook_path, resolve_chapters
 
     chapters = resolve_chapters(REPO, args.chapters)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still remove the temp dir
     base = Path(tempfile.mkdtemp(prefix="rnnkit-binder-"))
     results: dict[str, object] = {"limit_bytes": args.limit_bytes, "notebooks": {}}
     failures: list[str] = []
@@ -248,10 +268,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{server_rss / 2**20:.0f} MiB")
         for chapter in chapters:
             nb = notebook_path(repo, "solutions", chapter)
-            proc = subprocess.run(
+            proc = run_with_deadline(
                 ["bash", str(repo / "binder" / "start"), str(venv / "bin" / "python"),
                  str(Path(__file__).resolve()), "--run-notebook", str(nb)],
-                cwd=nb.parent, env=env, text=True, capture_output=True)
+                cwd=nb.parent, env=env, seconds=NOTEBOOK_TIMEOUT_S)
             if proc.returncode != 0:
                 failures.append(f"{chapter}: the notebook failed:\n{proc.stderr[-3000:]}")
                 continue

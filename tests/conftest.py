@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Sample submissions (tests/data) are graded by the tests, never collected by nbval.
+collect_ignore = ["data"]
 _ISOLATED = Path(tempfile.mkdtemp(prefix="rnnkit-tests-home-"))
 
 

@@ -78,6 +78,42 @@ def cmd_execute(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace, extra: list[str]) -> int:
+    from .grading.pipeline import GradeOptions, run
+
+    root = _root(args)
+    options = GradeOptions(
+        chapter=args.chapter, source=Path(args.source) if args.source else None,
+        naming=args.naming, pattern=args.pattern, workers=args.workers,
+        sandbox=not args.no_sandbox, db_url=args.db_url, students=tuple(args.student or ()),
+        force=args.force, out=Path(args.out) if args.out else None,
+        time_limit=args.time_limit, cell_timeout=args.cell_timeout,
+        memory_bytes=int(args.memory_gb * 1024**3) if args.memory_gb else None,
+        max_file_bytes=int(args.max_file_mb * 1024**2), progress=not args.no_progress)
+    if options.workers is not None and options.workers < 1:
+        raise CourseError(f"--workers must be at least 1; got {options.workers}")
+    summary = run(root, options)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts().items()))
+    flagged = sum(1 for s, e in summary.entries.items() if e.flags and s in
+                  summary.intake.submissions)
+    print(f"rnnkit: {summary.chapter}: {len(summary.intake.submissions)} students ({counts}); "
+          f"{flagged} flagged for review")
+    print(f"  graded now {len(summary.graded)}, already up to date {len(summary.up_to_date)}; "
+          f"{len(summary.intake.left_out)} files left out (see intake.csv)")
+    for name in ("grades", "report", "intake"):
+        print(f"  {name + ':':9} {_shown(summary.files[name], root)}")
+    print(f"  feedback: {_shown(root / 'autograder' / 'feedback', root)}/<student>/"
+          f"{summary.chapter}/")
+    return 0
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__)
     parser.add_argument("--root", help="course root (default: found from the current folder)")
@@ -103,6 +139,40 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="solutions pass their tests; releases fail them")
     val.add_argument("chapters", nargs="*", help="chapter ids or numbers (default: all)")
     val.set_defaults(func=cmd_validate, passthrough=False)
+
+    gra = sub.add_parser(
+        "grade", help="grade a chapter for a whole class: parallel, sandboxed, with feedback",
+        description="Grade every submission of CHAPTER with nbgrader, in parallel, each kernel "
+                    "in a bubblewrap sandbox; write the gradebook, grades.csv, one feedback "
+                    "page per student and a class report. Re-runs grade only what changed.")
+    gra.add_argument("chapter", help="chapter id or number")
+    gra.add_argument("source", nargs="?",
+                     help="nbgrader's submitted/ folder (default: autograder/submitted), or a "
+                          "folder or .zip of LMS downloads")
+    gra.add_argument("--workers", type=int, help="submissions graded at once (default: cores)")
+    gra.add_argument("--no-sandbox", action="store_true",
+                     help="run student code WITHOUT bubblewrap (only for code you trust)")
+    gra.add_argument("--db-url", help="gradebook database URL (default: autograder/gradebook.db)")
+    gra.add_argument("--student", action="append", metavar="ID",
+                     help="(re)grade only this student; repeatable")
+    gra.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    gra.add_argument("--naming", default="auto",
+                     choices=["auto", "nbgrader", "canvas", "moodle"],
+                     help="how SOURCE names students (default: auto-detect)")
+    gra.add_argument("--pattern", metavar="REGEX",
+                     help="file-name pattern with a (?P<student>...) group, for other LMSs")
+    gra.add_argument("--out", help="folder for grades.csv, report.html, intake.csv "
+                                   "(default: autograder/reports/CHAPTER)")
+    gra.add_argument("--time-limit", type=float, default=600.0, metavar="SECONDS",
+                     help="wall clock per notebook (default: 600)")
+    gra.add_argument("--cell-timeout", type=int, metavar="SECONDS",
+                     help="per-cell limit (default: Execute.timeout of nbgrader_config.py)")
+    gra.add_argument("--memory-gb", type=float, metavar="GB",
+                     help="memory limit of each sandboxed kernel (default: 4)")
+    gra.add_argument("--max-file-mb", type=float, default=100.0, metavar="MB",
+                     help="larger files are left out (default: 100)")
+    gra.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gra.set_defaults(func=cmd_grade, passthrough=False)
     return parser
 
 

@@ -140,8 +140,10 @@ def _text_html(text: str, t: int) -> str:
     now = html.escape(_label(text[t]))
     later = html.escape(text[t + 1:])
     return (f'<span style="font-family: monospace; white-space: pre-wrap;">{done}'
-            f'<b style="background: {OKABE_ITO["yellow"]};">{now}</b>'
-            f'<span style="color: #777;">{later}</span></span>')
+            f'<b style="background: {OKABE_ITO["yellow"]}; color: #000;">{now}</b>'
+            # the theme's secondary text colour: readable on light and dark themes alike
+            f'<span style="color: var(--jp-content-font-color2, #595959);">{later}</span>'
+            '</span>')
 
 
 def _draw(run: UnrolledText, t: int, itos: Sequence[str], top_k: int) -> None:

@@ -1,0 +1,155 @@
+"""How much faster ``rnnkit grade`` grades a class than serial ``nbgrader autograde``.
+
+    .venv/bin/python benchmarks/grading_speed.py [--students 12] [--repeat 1] [--cores 2]
+                                                 [--no-sandbox]
+
+Builds N submissions of chapter 01 (solved, partly wrong, untouched, in turn) and grades
+them, each variant in a fresh copy of the course with a fresh gradebook:
+
+* ``nbgrader autograde``: the nbgrader CLI, serial (the baseline; run in autograder/,
+  where nbgrader_config.py is, after ``nbgrader generate_assignment``, not timed);
+* ``rnnkit grade --workers 1`` and ``--workers 2``: the whole command, from intake to
+  grades.csv, feedback pages and the class report, with the sandbox unless
+  ``--no-sandbox`` (or bubblewrap is missing).
+
+``--cores 2`` pins the benchmark and everything it starts to two CPUs (Linux), so a
+bigger machine measures the 2-core case. Prints a table with the best of ``--repeat``
+runs, the speed-up over the baseline and whether every variant gave the same scores,
+and writes it to benchmarks/results/grading_speed.md. Measure on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = "01_sequences"
+NB = f"{CHAPTER}.ipynb"
+BIN = Path(sys.executable).parent
+
+
+def make_course(dest: Path, students: int) -> None:
+    """A copy of chapter 01's course with ``students`` submissions in autograder/submitted."""
+    for folder in ("solutions", "course"):
+        shutil.copytree(ROOT / folder / CHAPTER, dest / folder / CHAPTER,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    (dest / "autograder").mkdir(parents=True)
+    shutil.copy2(ROOT / "autograder" / "nbgrader_config.py", dest / "autograder")
+    solution = nbformat.read(ROOT / "solutions" / CHAPTER / NB, as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    kinds = [(), ("01_encode", "01_one_hot"), tuple(answers)]  # solved, partly, untouched
+    for i in range(students):
+        nb = nbformat.read(ROOT / "course" / CHAPTER / NB, as_version=4)
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.metadata.get("nbgrader", {}).get("solution") and gid not in kinds[i % 3]:
+                cell.source = answers[gid]
+        folder = dest / "autograder" / "submitted" / f"student{i:03d}" / CHAPTER
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / NB)
+
+
+def env() -> dict[str, str]:
+    out = dict(os.environ)
+    out["PATH"] = f"{BIN}{os.pathsep}{out.get('PATH', '')}"  # nbgrader runs `alembic`
+    out.setdefault("OMP_NUM_THREADS", "1")
+    out.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return out
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
+    return seconds
+
+
+def scores(course: Path) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    db = course / "autograder" / "gradebook.db"
+    with Gradebook(f"sqlite:///{db}", "rnnkit") as gb:
+        return {s.student.id: s.score for s in gb.find_assignment(CHAPTER).submissions}
+
+
+def run_nbgrader(work: Path, students: int) -> tuple[float, dict[str, float]]:
+    course = work / "nbgrader"
+    make_course(course, students)
+    timed([str(BIN / "nbgrader"), "generate_assignment", CHAPTER, "--force"],
+          course / "autograder")
+    seconds = timed([str(BIN / "nbgrader"), "autograde", CHAPTER], course / "autograder")
+    return seconds, scores(course)
+
+
+def run_rnnkit(work: Path, students: int, workers: int, sandbox: bool
+               ) -> tuple[float, dict[str, float]]:
+    course = work / f"rnnkit-{workers}"
+    make_course(course, students)
+    cmd = [str(BIN / "rnnkit"), "grade", CHAPTER, "--workers", str(workers), "--no-progress"]
+    seconds = timed(cmd + ([] if sandbox else ["--no-sandbox"]), course)
+    return seconds, scores(course)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=12)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--cores", type=int, help="pin to this many CPUs (Linux)")
+    parser.add_argument("--no-sandbox", action="store_true")
+    args = parser.parse_args()
+    if args.cores:
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.cores]))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    sandbox = not args.no_sandbox and shutil.which("bwrap") is not None
+
+    variants = {"nbgrader autograde (serial)": lambda w: run_nbgrader(w, args.students),
+                "rnnkit grade --workers 1": lambda w: run_rnnkit(w, args.students, 1, sandbox),
+                "rnnkit grade --workers 2": lambda w: run_rnnkit(w, args.students, 2, sandbox)}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    results: dict[str, dict[str, float]] = {}
+    for r in range(args.repeat):
+        for name, fn in variants.items():
+            with tempfile.TemporaryDirectory(prefix="rnnkit-bench-") as tmp:
+                seconds, got = fn(Path(tmp))
+            times[name].append(seconds)
+            results[name] = got
+            print(f"[{r + 1}/{args.repeat}] {name}: {seconds:.1f} s", flush=True)
+
+    base = min(times["nbgrader autograde (serial)"])
+    same = all(v == results["nbgrader autograde (serial)"] for v in results.values())
+    lines = [
+        f"Grading {args.students} submissions of {CHAPTER} on {cores} cores "
+        f"({platform.processor() or platform.machine()}, Python {platform.python_version()}),"
+        f" best of {args.repeat}; rnnkit grade {'with' if sandbox else 'WITHOUT'} the sandbox.",
+        "",
+        "| variant | seconds | per submission | speed-up vs serial nbgrader |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, values in times.items():
+        best = min(values)
+        lines.append(f"| {name} | {best:.1f} | {best / args.students:.2f} | {base / best:.2f}x |")
+    lines += ["", f"Same scores in every variant: {'yes' if same else 'NO'}."]
+    text = "\n".join(lines)
+    print("\n" + text)
+    out = ROOT / "benchmarks" / "results" / "grading_speed.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text + "\n")
+    if not same:
+        sys.exit("scores differ between variants")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Grading a class: sandboxed kernels, tamper defences, integrity scan and the pipeline."""

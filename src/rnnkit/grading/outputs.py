@@ -1,0 +1,124 @@
+"""The run's files for the instructor: grades.csv, intake.csv and the class report.
+
+``grades.csv`` has one row per student of the source: the status (``graded``, ``invalid``,
+``timeout``, ``error``, ``missing``, or ``not graded`` for a student left out by
+``--student``), the total and its maximum, one column per exercise, the integrity flags
+and the reason or notes. Scores come from the gradebook, so manual grades count.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .pipeline import RunSummary
+
+
+@dataclass
+class StudentRow:
+    """One student's line of the class: what the CSV and the report show."""
+
+    student: str
+    status: str
+    score: float
+    max_score: float
+    exercises: dict[str, float] = field(default_factory=dict)  # grade_id -> points
+    failures: dict[str, str] = field(default_factory=dict)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def exercise_name(grade_id: str) -> str:
+    """The exercise a test cell grades: ``01_make_windows`` for ``01_make_windows_tests``."""
+    return grade_id.removesuffix("_tests")
+
+
+def flag_label(flag: dict[str, Any]) -> str:
+    """The pattern an integrity flag matched (``module_patch``...), see ``integrity.PATTERNS``."""
+    return str(flag.get("pattern") or "flag")
+
+
+def flag_text(flag: dict[str, Any]) -> str:
+    """A one-line description of an integrity flag: pattern, meaning, where, the line."""
+    where = []
+    if flag.get("file"):
+        where.append(str(flag["file"]))
+    if flag.get("grade_id"):
+        where.append(f"cell {flag['grade_id']}")
+    elif flag.get("cell") is not None:
+        where.append(f"cell {flag['cell']}")
+    if flag.get("line"):
+        where.append(f"line {flag['line']}")
+    text = f"{flag_label(flag)}: {flag.get('description', '')}".rstrip(": ")
+    if where:
+        text += f" ({', '.join(where)})"
+    if flag.get("code"):
+        text += f": {str(flag['code'])[:120]}"
+    return text
+
+
+def rows(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]]) -> list[StudentRow]:
+    """One row per student of the intake, in student order."""
+    top = sum(m for _, m in summary.exercises)
+    out = []
+    for student in sorted(summary.intake.submissions):
+        entry = summary.entries.get(student)
+        if entry is None:
+            out.append(StudentRow(student, "not graded", 0.0, top,
+                                  {gid: 0.0 for gid, _ in summary.exercises},
+                                  reason="not graded in this run (see --student)"))
+            continue
+        book = gradebook_scores.get(student, {})
+        points = {gid: float(book.get(gid, entry.scores.get(gid, [0.0])[0]))
+                  for gid, _ in summary.exercises}
+        total = sum(points.values()) - book.get("late_penalty", 0.0)
+        out.append(StudentRow(student, entry.status, total, top, points, dict(entry.failures),
+                              list(entry.flags), entry.reason, list(entry.notes)))
+    return out
+
+
+def write_grades_csv(path: Path, table: list[StudentRow], exercises: list[tuple[str, float]]
+                     ) -> None:
+    header = ["student", "status", "score", "max_score",
+              *(exercise_name(gid) for gid, _ in exercises), "flags", "reason"]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for row in table:
+            writer.writerow([
+                row.student, row.status, _num(row.score), _num(row.max_score),
+                *(_num(row.exercises.get(gid, 0.0)) for gid, _ in exercises),
+                "; ".join(sorted({flag_label(f) for f in row.flags})),
+                "; ".join(filter(None, [row.reason, *row.notes])),
+            ])
+
+
+def write_intake_csv(path: Path, summary: RunSummary) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "student", "taken", "reason"])
+        for r in summary.intake.records:
+            writer.writerow([r.path, r.student or "", "yes" if r.taken else "no", r.reason])
+
+
+def write_outputs(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]],
+                  root: Path) -> dict[str, Path]:
+    """Write grades.csv, intake.csv and report.html into the run's folder; return their paths."""
+    from .report import write_report
+
+    table = rows(summary, gradebook_scores)
+    files = {"grades": summary.out_dir / "grades.csv", "intake": summary.out_dir / "intake.csv",
+             "report": summary.out_dir / "report.html",
+             "manifest": summary.out_dir / "manifest.json"}
+    write_grades_csv(files["grades"], table, summary.exercises)
+    write_intake_csv(files["intake"], summary)
+    write_report(files["report"], summary, table, root)
+    return files
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
