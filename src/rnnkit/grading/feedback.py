@@ -114,12 +114,14 @@ def feedback_preprocessors(configured: list[Any]) -> list[Any]:
     return out
 
 
-def failure_page(student: str, chapter: str, status: str, reason: str, max_score: float) -> str:
-    """A short feedback page for a submission that could not be graded."""
+def failure_page(student: str, chapter: str, status: str, reason: str, max_score: float,
+                 score: float = 0.0) -> str:
+    """A short feedback page for a submission without nbgrader's page (it could not be graded)."""
     what = {
         "missing": "We found no notebook to grade.",
         "invalid": "Your file could not be read as a Jupyter notebook.",
         "timeout": "Your notebook did not finish within the time limit.",
+        "graded": "Your notebook was graded, but its feedback page could not be made.",
     }.get(status, "Your notebook could not be graded.")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -129,7 +131,7 @@ def failure_page(student: str, chapter: str, status: str, reason: str, max_score
 <body><h1>{html.escape(chapter)}: feedback for {html.escape(student)}</h1>
 <div class="box"><p><strong>{html.escape(what)}</strong></p>
 <p>Reason: {html.escape(reason)}</p>
-<p>Score: 0 of {max_score:g}.</p></div>
+<p>Score: {score:g} of {max_score:g}.</p></div>
 <p>Check that you submitted the notebook you worked on, saved and named
 <code>{html.escape(chapter)}.ipynb</code>, that it opens in JupyterLab, and that
 <em>Kernel, Restart and Run All</em> finishes without errors. Then ask your instructor

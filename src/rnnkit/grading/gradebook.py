@@ -59,23 +59,29 @@ def speed_up_new_gradebooks() -> None:
     nbgrader.api.get_alembic_version = get_alembic_version
 
 
-def sync_assignment(root: Path, chapter: str, config: Any) -> bytes:
-    """Make the gradebook of ``config`` know ``chapter`` as in solutions/; return a snapshot.
+def record_assignment(root: Path, chapter: str, config: Any) -> None:
+    """Make the class gradebook (``config``'s ``db_url``) know ``chapter`` as in solutions/.
 
-    Runs ``nbgrader generate_assignment`` (into a throw-away release folder) twice: with
-    the class gradebook, and with a fresh SQLite file whose bytes are returned for the
-    workers.
+    Runs ``nbgrader generate_assignment`` into a throw-away release folder.
     """
-    speed_up_new_gradebooks()
-    db_url = config.CourseDirectory.db_url
-    with tempfile.TemporaryDirectory(prefix="rnnkit-sync-") as tmp, quiet_sqlalchemy():
+    _generate(root, chapter, config.CourseDirectory.db_url, config.CourseDirectory.course_id)
+
+
+def assignment_snapshot(root: Path, chapter: str, config: Any) -> bytes:
+    """A fresh SQLite gradebook that knows ``chapter`` and nothing else, for the workers."""
+    with tempfile.TemporaryDirectory(prefix="rnnkit-snapshot-") as tmp:
         snapshot = Path(tmp) / "snapshot.db"
-        for i, url in enumerate((db_url, f"sqlite:///{snapshot}")):
-            cfg = load_config(root, release_directory=str(Path(tmp) / f"release{i}"),
-                              db_url=url, course_id=config.CourseDirectory.course_id)
-            ensure_success(make_api(cfg).generate_assignment(chapter, force=True, create=True),
-                           f"record {chapter} in the gradebook ({_where(url)})")
+        _generate(root, chapter, f"sqlite:///{snapshot}", config.CourseDirectory.course_id)
         return snapshot.read_bytes()
+
+
+def _generate(root: Path, chapter: str, db_url: str, course_id: str) -> None:
+    speed_up_new_gradebooks()
+    with tempfile.TemporaryDirectory(prefix="rnnkit-sync-") as tmp, quiet_sqlalchemy():
+        cfg = load_config(root, release_directory=str(Path(tmp) / "release"), db_url=db_url,
+                          course_id=course_id)
+        ensure_success(make_api(cfg).generate_assignment(chapter, force=True, create=True),
+                       f"record {chapter} in the gradebook ({_where(db_url)})")
 
 
 def _where(db_url: str) -> str:
@@ -102,6 +108,7 @@ def graded_students(config: Any, chapter: str) -> set[str]:
     """The students with a submission of ``chapter`` in the class gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    speed_up_new_gradebooks()  # this may create the class gradebook
     cd = config.CourseDirectory
     with quiet_sqlalchemy(), Gradebook(cd.db_url, cd.course_id) as gb:
         try:

@@ -2,29 +2,27 @@
 
 The flow of one run::
 
-    intake.collect            every file of SOURCE taken or left out, with the reason
-    gradebook.sync_assignment the class gradebook learns the chapter from solutions/
-    state (manifest.json)     up-to-date submissions are skipped (resume, idempotence)
-    executor.submit(grade_one, job)   in parallel, one private nbgrader course per job
-    _record (parent, serial)  autograded/ and feedback/ files, gradebook import, manifest
-    outputs / report          grades.csv, intake.csv, report.html
+    intake.collect                  every file of SOURCE taken or left out, with the reason
+    gradebook.assignment_snapshot   a gradebook with the chapter only, for the workers
+    state (manifest.json)           up-to-date submissions are skipped (resume, idempotence)
+    executor.Grading(jobs)          grade_one(job) in parallel, one private course per job
+    gradebook.record_assignment     meanwhile the class gradebook learns the chapter
+    _record (this process, serial)  autograded/ and feedback/ files, gradebook, manifest
+    outputs / report                grades.csv, intake.csv, report.html
 
-``grade_one`` is the only thing the executor runs, and a ``GradeJob`` carries all it
-needs, so any ``concurrent.futures.Executor`` whose workers are processes (a cluster's
-included) can replace the local process pool: pass ``executor_factory``.
+``grade_one`` is the only thing the workers run, and a ``GradeJob`` carries all it needs,
+so any ``concurrent.futures.Executor`` whose workers are processes (a cluster's included)
+can replace the local process pool: pass ``executor_factory``. Only this process writes
+the class gradebook, one result at a time.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import functools
-import multiprocessing
 import os
 import shutil
-import signal
-import sys
 import tempfile
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,15 +30,19 @@ from typing import Any
 from ..nbgrader_api import load_config
 from ..paths import CourseError, resolve_chapters
 from . import intake as intake_mod
-from .gradebook import graded_cells, graded_students, import_result, scores, sync_assignment
+from .executor import ExecutorFactory, Grading, process_pool, warm_up_workers
+from .gradebook import (
+    assignment_snapshot,
+    graded_cells,
+    graded_students,
+    import_result,
+    record_assignment,
+    scores,
+)
 from .state import GRADER_VERSION, Entry, RunState, fingerprint
 from .worker import GradeJob, GradeResult, grade_one
 
 DEFAULT_TIME_LIMIT = 600.0
-#: Modules the worker processes import once (forkserver preload), not once per job.
-PRELOAD = ["rnnkit.grading.worker", "rnnkit.grading.feedback", "rnnkit.grading.kernelclient",
-           "rnnkit.grading.hardening", "nbgrader.converters", "nbgrader.preprocessors",
-           "nbconvert.exporters"]
 
 
 @dataclass
@@ -77,6 +79,7 @@ class RunSummary:
     up_to_date: list[str] = field(default_factory=list)
     exercises: list[tuple[str, float]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    sandbox: bool = True
 
     def counts(self) -> dict[str, int]:
         """``status -> students`` over the students of this run's source."""
@@ -86,9 +89,6 @@ class RunSummary:
             status = entry.status if entry else "not graded"
             out[status] = out.get(status, 0) + 1
         return out
-
-
-ExecutorFactory = Callable[[int], cf.Executor]
 
 
 def run(
@@ -120,7 +120,7 @@ def run(
         raise CourseError(f"no submission from {', '.join(unknown)} in {source} "
                           f"({len(taken.submissions)} students found)")
 
-    snapshot = sync_assignment(root, chapter, config)
+    snapshot = assignment_snapshot(root, chapter, config)
     snapshot_path = out_dir / ".staging" / "assignment.db"
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     snapshot_path.write_bytes(snapshot)
@@ -131,7 +131,8 @@ def run(
     in_gradebook = graded_students(config, chapter)
     release = root / "course" / chapter / f"{chapter}.ipynb"
 
-    summary = RunSummary(chapter, out_dir, taken, state.students, exercises=exercises)
+    summary = RunSummary(chapter, out_dir, taken, state.students, exercises=exercises,
+                         sandbox=options.sandbox)
     base = GradeJob(  # what every student's job shares
         student="", chapter=chapter, course_id=cd.course_id, notebooks={}, gradebook=snapshot,
         config=config, source_files=_source_files(root, chapter, config),
@@ -139,29 +140,10 @@ def run(
         time_limit=options.time_limit, feedback=options.feedback)
     # the workers' private folders live here, so an interrupted run leaves nothing behind
     scratch = tempfile.mkdtemp(prefix="rnnkit-grade-")
+    grading: Grading | None = None
     try:
-        jobs: list[GradeJob] = []
-        pending: dict[str, tuple[str, list[str]]] = {}  # student -> (fingerprint, notes)
-        for student, sub in sorted(taken.submissions.items()):
-            if options.students and student not in options.students:
-                continue
-            data = {name: path.read_bytes() for name, path in sub.notebooks.items()}
-            timestamp, notes = _timestamp(sub)
-            fp = fingerprint([*data.items(), ("timestamp", (timestamp or "").encode())])
-            old = state.students.get(student)
-            if (not options.force and not options.students and old is not None
-                    and old.fingerprint == fp and student in in_gradebook):
-                summary.up_to_date.append(student)
-            elif sub.problem and not data:
-                result = GradeResult(student, "missing", sub.problem, notes=[*sub.notes, *notes])
-                _record(root, config, chapter, result, fp, state, exercises)
-                summary.graded.append(student)
-            else:
-                jobs.append(replace(
-                    base, student=student, notebooks=data, timestamp=timestamp,
-                    other_files=tuple(sub.other_files), scratch=scratch))
-                pending[student] = (fp, [*sub.notes, *notes])
-
+        jobs, now, pending = _plan(taken, options, state, in_gradebook,
+                                   replace(base, scratch=scratch), summary)
         workers = max(1, options.workers or os.cpu_count() or 1)
         if jobs:
             echo(f"rnnkit: grading {len(jobs)} submissions of {chapter} with "
@@ -169,16 +151,20 @@ def run(
                  + (f"; {len(summary.up_to_date)} already graded" if summary.up_to_date else ""))
         factory = executor_factory or functools.partial(process_pool,
                                                         log=out_dir / "workers.log")
-        results = _execute(jobs, grade, workers, factory, options.progress, chapter)
-        try:
-            for result in results:
-                fp, notes = pending[result.student]
-                result.notes = [*notes, *result.notes]
-                _record(root, config, chapter, result, fp, state, exercises)
-                summary.graded.append(result.student)
-        finally:
-            results.close()  # after an interrupt here: stops the workers and their kernels now
+        grading = Grading(jobs, grade, workers, factory, options.progress,
+                          label=f"grading {chapter}")
+        record_assignment(root, chapter, config)  # while the workers start
+        for result, fp in now:
+            _record(root, config, chapter, result, fp, state, exercises)
+            summary.graded.append(result.student)
+        for result in grading.results():
+            fp, notes = pending[result.student]
+            result.notes = [*notes, *result.notes]
+            _record(root, config, chapter, result, fp, state, exercises)
+            summary.graded.append(result.student)
     finally:
+        if grading is not None:
+            grading.close()  # after an interrupt: stops the workers and their kernels now
         _rmtree(Path(scratch))
 
     from .outputs import write_outputs
@@ -186,6 +172,40 @@ def run(
     summary.files = write_outputs(summary, scores(config, chapter), root)
     shutil.rmtree(out_dir / ".staging", ignore_errors=True)
     return summary
+
+
+Plan = tuple[list[GradeJob], list[tuple[GradeResult, str]], dict[str, tuple[str, list[str]]]]
+
+
+def _plan(taken: intake_mod.Intake, options: GradeOptions, state: RunState,
+          in_gradebook: set[str], base: GradeJob, summary: RunSummary) -> Plan:
+    """What to do for each student: skip (up to date), a result without grading, or a job.
+
+    Returns the jobs, the results known without grading (with their fingerprints), and
+    ``student -> (fingerprint, intake notes)`` for the jobs; skipped students go to
+    ``summary.up_to_date``.
+    """
+    jobs: list[GradeJob] = []
+    now: list[tuple[GradeResult, str]] = []
+    pending: dict[str, tuple[str, list[str]]] = {}
+    for student, sub in sorted(taken.submissions.items()):
+        if options.students and student not in options.students:
+            continue
+        data = {name: path.read_bytes() for name, path in sub.notebooks.items()}
+        timestamp, notes = _timestamp(sub)
+        fp = fingerprint([*data.items(), ("timestamp", (timestamp or "").encode())])
+        old = state.students.get(student)
+        if (not options.force and not options.students and old is not None
+                and old.fingerprint == fp and student in in_gradebook):
+            summary.up_to_date.append(student)
+        elif sub.problem and not data:
+            now.append((GradeResult(student, "missing", sub.problem,
+                                    notes=[*sub.notes, *notes]), fp))
+        else:
+            jobs.append(replace(base, student=student, notebooks=data, timestamp=timestamp,
+                                other_files=tuple(sub.other_files)))
+            pending[student] = (fp, [*sub.notes, *notes])
+    return jobs, now, pending
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -268,143 +288,6 @@ def _timestamp(sub: intake_mod.Submission) -> tuple[str | None, list[str]]:
     return sub.timestamp, []
 
 
-# -- running the jobs ----------------------------------------------------------------------------
-def _context() -> multiprocessing.context.BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def warm_up_workers() -> None:
-    """Start the fork server now: it imports nbgrader & co. once, for every worker."""
-    ctx = _context()
-    if ctx.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-
-
-def process_pool(workers: int, log: Path | None = None) -> cf.Executor:
-    """The default executor: a local process pool whose workers preload nbgrader.
-
-    The workers' (and kernels') own stdout and stderr go to ``log`` when given, so they
-    do not scramble the progress bar; what matters is in each result.
-    """
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
-                                  initializer=_init_worker, initargs=(str(log or ""),))
-
-
-def _init_worker(log: str = "") -> None:
-    import warnings
-
-    from sqlalchemy.exc import SAWarning
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt does
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # n kernels in parallel: no oversubscription
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's, not ours to fix
-    if log:
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        for target in (1, 2):
-            os.dup2(fd, target)
-        os.close(fd)
-    trace = os.environ.get("RNNKIT_GRADE_TRACE_SECONDS")
-    if trace:  # debugging a stuck grading: dump the workers' stacks to the log periodically
-        import faulthandler
-
-        faulthandler.dump_traceback_later(float(trace), repeat=True)
-
-
-def _execute(jobs: list[GradeJob], grade: Callable[[GradeJob], GradeResult], workers: int,
-             factory: ExecutorFactory, progress: bool, chapter: str,
-             ) -> Generator[GradeResult, None, None]:
-    """Results as they complete, with a progress bar and an ETA.
-
-    A worker that dies (killed, out of memory) breaks the whole pool, and every job not
-    finished fails with it. Those jobs are then graded again, each in a pool of its own
-    (still ``workers`` at a time): one that breaks its own pool becomes an ``error``
-    result, and the others are graded normally.
-    """
-    if not jobs:
-        return
-    from tqdm import tqdm
-
-    tqdm.monitor_interval = 0  # no monitor thread
-    live: list[cf.Executor] = []
-    with tqdm(total=len(jobs), desc=f"grading {chapter}", unit="nb", disable=not progress,
-              file=sys.stderr, dynamic_ncols=True, smoothing=0.1) as bar:
-
-        def done(job: GradeJob, result: GradeResult) -> GradeResult:
-            bar.set_postfix_str(f"{job.student}: {result.status}", refresh=False)
-            bar.update(1)
-            return result
-
-        broken: list[GradeJob] = []
-        try:
-            executor = factory(min(workers, len(jobs)))
-            live.append(executor)
-            futures = {executor.submit(grade, job): job for job in jobs}
-            for future in cf.as_completed(futures):
-                job = futures[future]
-                try:
-                    result = future.result()
-                except cf.BrokenExecutor:
-                    broken.append(job)
-                    continue
-                except Exception as err:  # grade() is not supposed to raise
-                    result = GradeResult(job.student, "error", f"grading failed: {err}")
-                yield done(job, result)
-            executor.shutdown(wait=True)
-            live.remove(executor)
-            if broken:
-                with cf.ThreadPoolExecutor(min(workers, len(broken))) as threads:
-                    alone = {threads.submit(_alone, grade, job, factory, live): job
-                             for job in broken}
-                    for future in cf.as_completed(alone):
-                        yield done(alone[future], future.result())
-        except BaseException:
-            for executor in list(live):
-                _stop(executor)
-            raise
-
-
-def _alone(grade: Callable[[GradeJob], GradeResult], job: GradeJob, factory: ExecutorFactory,
-           live: list[cf.Executor]) -> GradeResult:
-    """Grade ``job`` in a pool of its own; a pool it breaks makes it an ``error``."""
-    executor = factory(1)
-    live.append(executor)
-    try:
-        return executor.submit(grade, job).result()
-    except cf.BrokenExecutor:
-        return GradeResult(job.student, "error", "the grading process died on this submission "
-                           "(twice): it was killed, or ran out of memory")
-    except Exception as err:
-        return GradeResult(job.student, "error", f"grading failed: {err}")
-    finally:
-        executor.shutdown(wait=True)
-        live.remove(executor)
-
-
-def _stop(executor: cf.Executor) -> None:
-    """Stop now: cancel what has not started, kill the workers and their kernels."""
-    processes = dict(getattr(executor, "_processes", None) or {})
-    executor.shutdown(wait=False, cancel_futures=True)
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil comes with ipykernel
-        return
-    for pid in processes:
-        try:
-            proc = psutil.Process(pid)
-            for child in proc.children(recursive=True):
-                child.kill()
-            proc.kill()
-        except psutil.Error:
-            continue
-
-
 # -- recording one result (parent only) ----------------------------------------------------------
 def _record(root: Path, config: Any, chapter: str, result: GradeResult, fp: str,
             state: RunState, exercises: list[tuple[str, float]]) -> None:
@@ -432,10 +315,13 @@ def _record(root: Path, config: Any, chapter: str, result: GradeResult, fp: str,
             (feedback_dir / name).write_bytes(page)
     else:
         top = sum(m for _, m in exercises)
-        page = failure_page(student, chapter, result.status, result.reason or "unknown", top)
-        if executed:  # graded, but nbgrader made no feedback page
-            page = page.replace("could not be graded", "was graded; its feedback page failed")
+        reason = result.reason or ("; ".join(result.notes[-1:]) if executed else "") or "unknown"
+        page = failure_page(student, chapter, result.status, reason, top,
+                            result.score if executed else 0.0)
         (feedback_dir / f"{chapter}.html").write_text(page)
+    if result.status in ("error", "timeout") and result.log:
+        with open(state.path.parent / "errors.log", "a") as log:  # for the instructor
+            log.write(f"===== {student}: {result.status}: {result.reason}\n{result.log}\n")
     import_result(config, chapter, student, executed, result.timestamp)
     scores_ = {gid: [float(got), float(top)] for gid, (got, top) in result.scores.items()}
     for gid, top in exercises:

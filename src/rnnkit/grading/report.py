@@ -32,7 +32,7 @@ STATUS_COLOURS = {"graded": OKABE_ITO["green"], "timeout": OKABE_ITO["orange"],
 
 
 def failure_counts(table: list[StudentRow]) -> list[tuple[str, list[str], int]]:
-    """``(message, exercises, students)`` for each failure message, most common first."""
+    """``(message, exercises, failed test cells)`` for each failure message, most common first."""
     count: Counter[str] = Counter()
     where: dict[str, set[str]] = {}
     for row in table:
@@ -87,6 +87,8 @@ def score_histogram(table: list[StudentRow], max_score: float) -> str:
                     xytext=(4, -14), textcoords="offset points")
     ax.set(title="Score distribution", xlabel=f"score (points, out of {max_score:g})",
            ylabel="students (count)", xlim=(-0.7, max_score + 0.7))
+    if max_score <= 40:
+        ax.set_xticks(range(int(max_score) + 1))
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
@@ -110,12 +112,17 @@ def pass_rate_chart(rates: list[tuple[str, float, int]]) -> str:
 
 def failure_chart(failures: list[tuple[str, list[str], int]], top: int = 8) -> str:
     shown = failures[:top][::-1]
-    fig = _figure(7.0, 0.45 * max(len(shown), 1) + 1.2)
+    fig = _figure(8.0, 0.6 * max(len(shown), 1) + 1.2)
     ax = fig.add_subplot()
-    labels = [_shorten(f"{', '.join(ex)}: {m}", 70) for m, ex, _ in shown]
-    ax.barh(labels or ["(no failures)"], [n for _, _, n in shown] or [0],
-            color=OKABE_ITO["vermillion"])
-    ax.set(title="Most common failure messages", xlabel="students (count)")
+
+    def label(message: str, exercises: list[str]) -> str:
+        where = ", ".join(exercises) if len(exercises) <= 2 else f"{len(exercises)} exercises"
+        return f"{_shorten(message, 55)}\n({_shorten(where, 50)})"
+
+    ax.barh([label(m, ex) for m, ex, _ in shown] or ["(no failures)"],
+            [n for _, _, n in shown] or [0], color=OKABE_ITO["vermillion"])
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set(title="Most common failure messages", xlabel="failed test cells (count)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3, axis="x")
     return _png(fig)
@@ -159,7 +166,8 @@ code{{font-size:.9em}} .small{{font-size:.9em;color:#555}}
 <h1>Class report: {e(summary.chapter)}</h1>
 <p class="small">Generated {datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")} by
 <code>rnnkit grade</code> from <code>{e(str(summary.intake.source))}</code>
-(naming: {e(summary.intake.naming)}). Scores are read from the gradebook.</p>
+(naming: {e(summary.intake.naming)}). Scores are read from the gradebook. Student code ran
+{"in the bubblewrap sandbox" if summary.sandbox else "<strong>without the sandbox</strong>"}.</p>
 <h2>Summary</h2>
 <table><tr><th>students</th><th>graded</th><th>not gradable</th><th>mean score</th>
 <th>median score</th><th>full marks</th><th>files left out</th></tr>
@@ -196,8 +204,8 @@ code{{font-size:.9em}} .small{{font-size:.9em;color:#555}}
          "Share of graded students with full marks on each exercise. A low bar points at "
          "an exercise, or a test, worth revisiting."),
         (failure_chart(failures), "Figure 3. Most common failure messages",
-         "How many students' test cells failed with each message (the exercise first). "
-         "The table below lists every message."),
+         "How many test cells failed with each message, and in which exercises. The table "
+         "below lists every message."),
     ]
     for png, title, caption in figures:
         parts.append(f'<figure><img src="data:image/png;base64,{png}" alt="{e(title)}: '
@@ -205,7 +213,7 @@ code{{font-size:.9em}} .small{{font-size:.9em;color:#555}}
 
     parts.append("<h2>Failure messages</h2>")
     if failures:
-        parts.append("<table><tr><th>students</th><th>exercise</th><th>message</th></tr>")
+        parts.append("<table><tr><th>test cells</th><th>exercise</th><th>message</th></tr>")
         for message, where, n in failures[:30]:
             parts.append(f'<tr><td class="num">{n}</td><td>{e(", ".join(where))}</td>'
                          f"<td><code>{e(message)}</code></td></tr>")
