@@ -40,7 +40,7 @@ from .gradebook import (
     scores,
 )
 from .state import GRADER_VERSION, Entry, RunState, fingerprint
-from .worker import GradeJob, GradeResult, grade_one
+from .worker import GradeJob, GradeResult, grade_one, remove_tree
 
 DEFAULT_TIME_LIMIT = 600.0
 
@@ -165,7 +165,7 @@ def run(
     finally:
         if grading is not None:
             grading.close()  # after an interrupt: stops the workers and their kernels now
-        _rmtree(Path(scratch))
+        remove_tree(Path(scratch))
 
     from .outputs import write_outputs
 
@@ -302,7 +302,7 @@ def _record(root: Path, config: Any, chapter: str, result: GradeResult, fp: str,
     feedback_dir = Path(cd.root) / cd.feedback_directory / student / chapter
     for folder in (graded_dir, feedback_dir):
         if folder.exists():
-            _rmtree(folder)
+            remove_tree(folder)
     executed = {}
     if result.status in ("graded", "timeout") and result.notebooks:
         graded_dir.mkdir(parents=True)
@@ -330,17 +330,3 @@ def _record(root: Path, config: Any, chapter: str, result: GradeResult, fp: str,
         fingerprint=fp, status=result.status, reason=result.reason, scores=scores_,
         failures=dict(result.failures), flags=list(result.flags), notes=list(result.notes),
         seconds=result.seconds))
-
-
-def _rmtree(path: Path) -> None:
-    def writable(func: Any, p: str, _exc: Any) -> None:
-        try:
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    if "onexc" in shutil.rmtree.__code__.co_varnames:
-        shutil.rmtree(path, onexc=writable)
-    else:
-        shutil.rmtree(path, onerror=writable)

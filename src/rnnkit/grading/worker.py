@@ -98,7 +98,7 @@ def grade_one(job: GradeJob) -> GradeResult:
     finally:
         watchdog.cancel()
         _kill_descendants(before)
-        _remove(work)
+        remove_tree(work)
         result.seconds = round(time.monotonic() - start, 3)
     return result
 
@@ -486,7 +486,8 @@ def _kill_descendants(spare: set[int]) -> None:
             child.kill()
 
 
-def _remove(path: Path) -> None:
+def remove_tree(path: Path) -> None:
+    """Delete a folder even where sandboxed code left read-only files or folders."""
     def make_writable(func: Any, p: str, _exc: Any) -> None:
         try:
             os.chmod(p, 0o700)
