@@ -361,3 +361,29 @@ def test_processes_left_by_a_cell_are_killed(working_copy: Path) -> None:
     HardenedExecute(config=config, timeout=60).preprocess(
         nb, {"metadata": {"path": str(working_copy)}})
     assert text(nb.cells[1].outputs).strip() == "[1, 2]"  # bwrap's init and the kernel
+
+
+def test_a_zombie_counts_as_dead() -> None:
+    """Clean-up waits for the sandbox's processes to die, not for the host's init to reap
+    them: bwrap's orphaned init can stay a zombie for a second."""
+    sleeper = os.fork()
+    if sleeper == 0:
+        time.sleep(60)
+        os._exit(0)
+    exited = os.fork()
+    if exited == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(f"/proc/{exited}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        assert sandbox._alive(sleeper)
+        assert not sandbox._alive(exited)  # a zombie: still in /proc, running nothing
+    finally:
+        os.kill(sleeper, 9)
+        os.waitpid(sleeper, 0)
+        os.waitpid(exited, 0)
+    assert not sandbox._alive(exited)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -192,5 +194,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> None:
+    """The ``rnnkit`` console script: ``main()``, then exit without tearing Python down.
+
+    Once a command has written everything, interpreter shutdown only frees memory, and
+    with nbgrader's SQLAlchemy models and nbconvert loaded that takes 0.3-0.6 s (measured
+    here), a serial tail on every ``rnnkit grade``. Streams and logs are flushed first.
+    """
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -25,7 +25,7 @@ ExecutorFactory = Callable[[int], cf.Executor]
 #: Modules the worker processes import once (forkserver preload), not once per worker.
 PRELOAD = ["rnnkit.grading.worker", "rnnkit.grading.feedback", "rnnkit.grading.kernelclient",
            "rnnkit.grading.hardening", "nbgrader.converters", "nbgrader.preprocessors",
-           "nbconvert.exporters"]
+           "nbconvert.exporters", "rnnkit.grading.warmup"]
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -389,9 +389,11 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
                 os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
 
-def _runtime_parent() -> str:
+def _runtime_parent(preferred: str = "") -> str:
     """A short directory for ipc socket paths (Unix socket paths stop at 107 bytes)."""
-    for candidate in (tempfile.gettempdir(), "/tmp", "/dev/shm"):
+    for candidate in (preferred, tempfile.gettempdir(), "/tmp", "/dev/shm"):
+        if not candidate:
+            continue
         if len(candidate) < 40 and os.access(candidate, os.W_OK):
             return candidate
     raise SandboxError("no short writable temp directory for the kernel's ipc sockets")
@@ -418,6 +420,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     tmp_bytes = Int(DEFAULT_LIMITS.tmp_bytes).tag(config=True)
     open_files = Int(DEFAULT_LIMITS.open_files).tag(config=True)
     extra_readonly = List(Unicode(), help="More host paths to mount read-only.").tag(config=True)
+    runtime_parent = Unicode("", help="Where to make the kernel's runtime folder (connection "
+                             "file, ipc sockets, log); default: a short temp folder. "
+                             "Paths of 40 characters or more are ignored (socket paths are short)."
+                             ).tag(config=True)
     chown_working_copy = Bool(True, help="Give the working copy to the sandbox's uid while "
                               "the kernel runs, and back afterwards.").tag(config=True)
 
@@ -457,7 +463,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             raise SandboxError(f"refusing to sandbox {wc}: it holds the grader's own folder or "
                                "a gradebook; give each submission a folder of its own")
         self.sandbox_working_copy = wc
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="rk-", dir=_runtime_parent()))
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="rk-",
+                                                 dir=_runtime_parent(self.runtime_parent)))
         self.sandbox_uid = _sandbox_uid() if self.privileged else None
         self.transport = "ipc"
         self.cache_ports = False
@@ -539,13 +546,18 @@ class SandboxedKernelManager(AsyncKernelManager):
         return pid
 
     def reap_strays(self) -> int:
-        """SIGKILL every process in the sandbox but its init and the kernel; returns the count."""
+        """SIGKILL every process in the sandbox but its init and the kernel; returns the count.
+
+        Runs after every cell, so it walks the sandbox init's descendants (every process of
+        a PID namespace descends from its init: orphans are re-parented to it) rather than
+        all of /proc.
+        """
         kernel = self.kernel_host_pid()
         process = getattr(self.provisioner, "process", None)
         if kernel is None or process is None:
             return 0
         init = _children(process.pid)
-        victims = [pid for pid in namespace_processes(kernel) if pid != kernel and pid not in init]
+        victims = [pid for pid in _descendants_of(init) if pid != kernel and pid not in init]
         for pid in victims:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -580,9 +592,12 @@ class SandboxedKernelManager(AsyncKernelManager):
         if process is not None:
             with contextlib.suppress(Exception):  # a stuck bwrap: nothing more to do
                 process.wait(timeout=10)
-        deadline = time.monotonic() + 10  # the namespace's processes die with its init
-        while namespace and _members(namespace) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        # The namespace's processes die with its init. Zombies count as dead: they run no
+        # code, and the host's init may take a second to reap bwrap's orphaned init.
+        deadline = time.monotonic() + 10
+        while (namespace and any(_alive(p) for p in _members(namespace))
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
         await AsyncKernelManager.cleanup_resources(self, restart=restart)
         if self.sandbox_working_copy is not None:
             self.removed_files += _remove_links_and_specials(self.sandbox_working_copy)
@@ -637,6 +652,18 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _descendants_of(roots: list[int]) -> list[int]:
+    """Every process below ``roots`` (children, their children...), roots excluded."""
+    out: list[int] = []
+    stack = list(roots)
+    while stack:
+        for child in _children(stack.pop()):
+            if child not in out:
+                out.append(child)
+                stack.append(child)
+    return out
+
+
 def _pids_of_uid(uid: int) -> list[int]:
     """Host pids whose real uid is ``uid``."""
     pids = []
@@ -675,12 +702,6 @@ def _pid_namespace(pid: int) -> str | None:
         return os.readlink(f"/proc/{pid}/ns/pid")
     except OSError:
         return None
-
-
-def namespace_processes(pid: int) -> list[int]:
-    """Host pids in the same PID namespace as ``pid`` (the processes of its sandbox)."""
-    ns = _pid_namespace(pid)
-    return _members(ns) if ns else []
 
 
 def _members(namespace: str) -> list[int]:

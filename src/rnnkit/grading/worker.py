@@ -212,6 +212,8 @@ def _layout(job: GradeJob, notebooks: dict[str, bytes], work: Path) -> tuple[Pat
     cd.feedback_directory = "feedback"
     cd.db_url = f"sqlite:///{db}"
     cd.course_id = job.course_id
+    if job.scratch:  # the run's own folder: an interrupted run leaves no sockets behind
+        config.SandboxedKernelManager.runtime_parent = job.scratch
     if "Sandboxed" not in str(config.Execute.get("kernel_manager_class", "")):
         # Unix sockets, not TCP: kernels started at the same moment by parallel workers
         # could pick the same free port (jupyter_client#487) and stall a cell for its
