@@ -17,7 +17,7 @@ them, each variant in a fresh copy of the course with a fresh gradebook:
 bigger machine measures the 2-core case. Prints a table with the best of ``--repeat``
 runs, the speed-up over the baseline (from the best times, and the median of the
 rounds' paired ratios) and whether every variant gave the same scores,
-and writes it to benchmarks/results/grading_speed.md. Measure on a quiet machine.
+and writes it to benchmarks/results/grading_speed_<N>.md. Measure on a quiet machine.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ CHAPTER = "01_sequences"
 NB = f"{CHAPTER}.ipynb"
 BIN = Path(sys.executable).parent
 # Plain nbgrader now and then sleeps through a kernel reply until the cell timeout (120 s;
-# see src/rnnkit/grading/kernelclient.py). The baseline gets rnnkit grade's fix too, so
-# the comparison is of grading, not of that bug. --plain-baseline leaves it out.
+# see src/rnnkit/grading/kernelclient.py). The baseline gets rnnkit grade's fix for that
+# (SlicedPollKernelClient), so the comparison is of grading, not of that bug; not the
+# start/stop savings of rnnkit grade's own GradingKernelClient. --plain-baseline: stock.
 PATIENT = ["--AsyncKernelManager.client_class=rnnkit.grading.kernelclient.SlicedPollKernelClient"]
 
 
@@ -163,7 +164,7 @@ def main() -> None:
     lines += ["", f"Same scores in every variant: {'yes' if same else 'NO'}."]
     text = "\n".join(lines)
     print("\n" + text)
-    out = ROOT / "benchmarks" / "results" / "grading_speed.md"
+    out = ROOT / "benchmarks" / "results" / f"grading_speed_{args.students}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text + "\n")
     if not same:

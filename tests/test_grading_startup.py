@@ -11,7 +11,11 @@ import zmq
 from jupyter_client.session import Session
 
 from rnnkit.grading.executor import PRELOAD
-from rnnkit.grading.kernelclient import NoLingerHBChannel, SlicedPollKernelClient
+from rnnkit.grading.kernelclient import (
+    GradingKernelClient,
+    NoLingerHBChannel,
+    SlicedPollKernelClient,
+)
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
@@ -52,7 +56,8 @@ def test_fork_server_preload_modules_import_cleanly() -> None:
 
 
 def test_heartbeat_sockets_are_closed_without_lingering() -> None:
-    assert SlicedPollKernelClient.hb_channel_class.default_value is NoLingerHBChannel
+    assert GradingKernelClient.hb_channel_class.default_value is NoLingerHBChannel
+    assert SlicedPollKernelClient.hb_channel_class.default_value is not NoLingerHBChannel
     context = zmq.Context()
     channel = NoLingerHBChannel(context=context, session=Session(),
                                 address="ipc:///tmp/rnnkit-test-no-such-kernel")

@@ -21,8 +21,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def test_post_build_disables_the_instructor_extensions_by_their_real_names() -> None:
     names = disabled_extensions(REPO / "binder" / "postBuild")
     assert names == {
-        "labextension": ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"],
-        "server": ["nbgrader.server_extensions.formgrader"],
+        "labextension": ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                         "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list"],
+        "server": ["nbgrader.server_extensions.formgrader",
+                   "nbgrader.server_extensions.assignment_list",
+                   "nbgrader.server_extensions.course_list"],
     }
     # the names exist in the installed nbgrader: plugin ids in its lab extension's bundle,
     # the module in the server config it installs
@@ -38,9 +41,10 @@ def test_post_build_disables_the_instructor_extensions_by_their_real_names() -> 
 
 def test_students_get_validate_but_no_instructor_tools(browser: Any, lab_server: Any,
                                                        artifacts: Path) -> None:
-    with pytest.raises(urllib.error.HTTPError) as info:
-        lab_server.api("/formgrader")
-    assert info.value.code == 404, "the formgrader server extension still answers"
+    for endpoint in ("/formgrader", "/assignments", "/courses"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            lab_server.api(endpoint)
+        assert info.value.code == 404, f"nbgrader's {endpoint} still answers"
     from nbgrader import __version__ as nbgrader_version
 
     assert lab_server.api(f"/nbgrader_version?version={nbgrader_version}") == {"success": True}
@@ -63,7 +67,8 @@ def test_students_get_validate_but_no_instructor_tools(browser: Any, lab_server:
         page.screenshot(path=str(artifacts / "student-nbgrader-menu.png"))
         page.keyboard.press("Escape")
         hidden = {"nbgrader:open-formgrader", "nbgrader:open-formgrader-local",
-                  "nbgrader:open-create-assignment"}
+                  "nbgrader:open-create-assignment", "nbgrader:open-assignment-list",
+                  "nbgrader:open-course-list"}
         assert not hidden & set(visible), f"instructor items in the Nbgrader menu: {visible}"
     finally:
         context.close()

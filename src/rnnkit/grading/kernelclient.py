@@ -1,4 +1,5 @@
-"""A kernel client that never sleeps through a message that has arrived.
+"""Kernel clients for grading: one that never sleeps through a message that has arrived,
+and, on top of it, one that wastes no time around a kernel's start and end.
 
 Measured here (jupyter_client 8, pyzmq 27, nbclient 0.11): about one notebook in thirty
 of chapter 01, graded two at a time, stalled for exactly the cell timeout (120 s) on the
@@ -9,18 +10,20 @@ counted as fine. Polling the same socket again finds the message at once, so thi
 client's channels poll in slices of ``SLICE`` seconds up to the caller's timeout. Same
 messages, same order, same timeouts; a lost wake-up costs at most one slice.
 
-Its heartbeat channel also closes a socket without lingering: jupyter_client's closes
+``GradingKernelClient`` (what ``rnnkit grade`` uses) adds two savings. Its heartbeat
+channel closes a socket without lingering: jupyter_client's closes
 the socket of a dead kernel with its ``ping`` unsent and a 1 s linger, so tearing down
 every killed kernel's ZMQ context waited up to a second (measured: 0.4-1.0 s per
 notebook, a third of the sandbox's overhead).
 
-Waiting for a new kernel, jupyter_client drains IOPub until it has been quiet for
-0.2 s: a fixed 0.2 s per notebook in which nothing happens. This client's quiet period
-is ``READY_QUIET`` (a late startup message is harmless: nbclient ignores IOPub messages
+And waiting for a new kernel, jupyter_client drains IOPub until it has been quiet for
+0.2 s: a fixed 0.2 s per notebook in which nothing happens; its quiet period is
+``READY_QUIET`` (a late startup message is harmless: nbclient ignores IOPub messages
 that do not answer the cell it runs).
 
-Use it with ``c.AsyncKernelManager.client_class = "rnnkit.grading.kernelclient.
-SlicedPollKernelClient"`` (``rnnkit grade`` does).
+Use one with ``c.AsyncKernelManager.client_class = "rnnkit.grading.kernelclient.
+GradingKernelClient"`` (``rnnkit grade`` does); ``benchmarks/grading_speed.py`` gives
+serial ``nbgrader autograde`` the ``SlicedPollKernelClient``, the stall fix alone.
 """
 
 from __future__ import annotations
@@ -71,11 +74,16 @@ class NoLingerHBChannel(HBChannel):
 
 
 class SlicedPollKernelClient(AsyncKernelClient):
-    """``AsyncKernelClient`` with ``SlicedPollChannel`` channels and a ``NoLingerHBChannel``."""
+    """``AsyncKernelClient`` whose shell, iopub and control channels use ``SlicedPollChannel``."""
 
     shell_channel_class = Type(SlicedPollChannel)  # type: ignore[assignment]
     iopub_channel_class = Type(SlicedPollChannel)  # type: ignore[assignment]
     control_channel_class = Type(SlicedPollChannel)  # type: ignore[assignment]
+
+
+class GradingKernelClient(SlicedPollKernelClient):
+    """``SlicedPollKernelClient`` with a ``NoLingerHBChannel`` and a short ready wait."""
+
     hb_channel_class = Type(NoLingerHBChannel)  # type: ignore[assignment]
 
     async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
