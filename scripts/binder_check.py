@@ -42,7 +42,8 @@ BINDER = REPO / "binder"
 LIMIT_BYTES = 1_000_000_000
 CELL_TIMEOUT_S = 600
 NOTEBOOK_TIMEOUT_S = 1800
-STUDENT_OFF = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
+STUDENT_OFF = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+               "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list")
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "test-artifacts", "build", "gradebook.db",
                                      "submitted", "autograded", "feedback",
                                      "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",
@@ -164,12 +165,13 @@ def student_setup_problems(venv: Path, env: dict[str, str], base: Path) -> tuple
                 time.sleep(0.5)
         else:
             return [*problems, "jupyter lab did not start (see jupyterlab.log)"], 0
-        try:
-            urllib.request.urlopen(f"{url}/formgrader", timeout=10)
-            problems.append("the formgrader server extension still answers at /formgrader")
-        except urllib.error.HTTPError as err:
-            if err.code != 404:
-                problems.append(f"/formgrader answered {err.code}, expected 404")
+        for endpoint in ("/formgrader", "/assignments", "/courses"):
+            try:
+                urllib.request.urlopen(f"{url}{endpoint}", timeout=10)
+                problems.append(f"nbgrader's server extension still answers at {endpoint}")
+            except urllib.error.HTTPError as err:
+                if err.code != 404:
+                    problems.append(f"{endpoint} answered {err.code}, expected 404")
         version = json.loads(urllib.request.urlopen(
             f"{url}/nbgrader_version?version=0.9.6", timeout=10).read())
         if version != {"success": True}:
@@ -210,9 +212,12 @@ def run_notebook(path: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
+    from rnnkit.grading.kernelclient import patient_config  # installed in the Binder venv
+
     nb = nbformat.read(path, as_version=4)
+    # without it nbclient once slept the whole 600 s cell timeout through a reply here
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            startup_timeout=120,
+                            startup_timeout=120, config=patient_config(),
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     with client.setup_kernel():

@@ -35,6 +35,7 @@ from typing import Any
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel, HBChannel
 from traitlets import Type
+from traitlets.config import Config
 
 SLICE = 0.5  # seconds
 READY_QUIET = 0.05  # seconds of IOPub silence that end the wait for a new kernel
@@ -94,3 +95,10 @@ class GradingKernelClient(SlicedPollKernelClient):
             await AsyncKernelClient.wait_for_ready(self, timeout)
         finally:
             channel.timeout_cap = None
+
+
+def patient_config(client: type[AsyncKernelClient] = SlicedPollKernelClient) -> Config:
+    """traitlets config that gives nbclient's kernels ``client`` (the stall fix alone)."""
+    c = Config()
+    c.AsyncKernelManager.client_class = f"{client.__module__}.{client.__qualname__}"
+    return c
