@@ -95,3 +95,12 @@ def test_inputs_unchanged() -> None:
         _ = a * 2
     with pytest.raises(AssertionError, match="f modified its input a"), inputs_unchanged("f", a=a):
         a[0] = 7
+
+
+def test_check_close_on_scalars_says_what_is_wrong() -> None:
+    # a wrong scalar used to crash with TypeError (item assignment on a numpy scalar)
+    with pytest.raises(AssertionError, match=r"bpc is wrong: got 1, expected 2: use log2"):
+        check_close(1.0, 2.0, "bpc", "use log2")
+    with pytest.raises(AssertionError, match=r"got nan, expected 2"):
+        check_close(float("nan"), 2.0, "bpc")
+    check_close(np.float32(2.0), 2.0, "bpc")

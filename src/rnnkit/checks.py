@@ -92,10 +92,12 @@ def check_close(
         a, e, rtol=rtol, atol=atol, equal_nan=True
     ):
         return
-    diff = np.abs(a - e)
+    diff = np.atleast_1d(np.abs(a - e))  # a 0-d array does not take item assignment
     diff[np.isnan(diff)] = np.inf
-    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-    where = f" at index {tuple(int(i) for i in worst)}" if worst else ""
+    if a.ndim == 0:
+        _fail(f"{name} is wrong: got {float(a):.6g}, expected {float(e):.6g}", hint)
+    worst = np.unravel_index(int(np.argmax(diff)), a.shape)
+    where = f" at index {tuple(int(i) for i in worst)}"
     _fail(f"{name} is wrong{where}: got {a[worst]:.6g}, expected {e[worst]:.6g} "
           f"({int(np.sum(diff > atol + rtol * np.abs(e)))} of {max(e.size, 1)} entries differ)",
           hint)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .checks import check_close, check_dtype, check_type, default_rtol, inputs_unchanged
+from .ready import NotDoneYet
 
 __all__ = [
     "as_numpy",
@@ -85,11 +86,17 @@ def call_checked(func: Callable[..., Any], *args: Any, call: str, hint: str = ""
     """``func(*args, **kwargs)``; an unexpected exception becomes an ``AssertionError``.
 
     The message names the call (``call``, for example ``"rnn_step(N=2, D=3, H=5)"``),
-    the error and ``hint``. ``NotImplementedError`` and ``AssertionError`` pass through.
+    the error and ``hint``. ``AssertionError`` passes through; ``NotImplementedError``
+    (the release's stub) becomes :class:`rnnkit.ready.NotDoneYet`, one line in JupyterLab.
     """
     try:
         return func(*args, **kwargs)
-    except (NotImplementedError, AssertionError):
+    except NotDoneYet:
+        raise
+    except NotImplementedError:
+        # the release's stub: one line in JupyterLab, not a traceback through rnnkit
+        raise NotDoneYet(getattr(func, "__name__", None) or call.split("(")[0]) from None
+    except AssertionError:
         raise
     except Exception as err:
         message = f"{call} raised {type(err).__name__}: {err}"
