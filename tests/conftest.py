@@ -31,6 +31,17 @@ def _isolate_jupyter() -> None:
 _isolate_jupyter()
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The mutant corpus' counts (tests/test_mutants.py), when it ran."""
+    from mutants import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("mutant corpus: mistakes named by their test message")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_ISOLATED, ignore_errors=True)
 

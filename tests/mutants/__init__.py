@@ -15,6 +15,10 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 
+# chapter -> [(grade_id, mistake, verdict)], verdict "named", "unnamed" or "passing";
+# filled by tests/test_mutants.py and printed at the end of the pytest run (tests/conftest.py)
+RESULTS: dict[str, list[tuple[str, str, str]]] = {}
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -65,3 +69,18 @@ def corpus() -> dict[str, list[Mutant]]:
             module = importlib.import_module(f"{__name__}.{info.name}")
             found[info.name[1:]] = list(module.MUTANTS)
     return dict(sorted(found.items()))
+
+
+def summary_lines() -> list[str]:
+    """The corpus' counts per chapter: mutants, named by their message, passing their tests."""
+    if not RESULTS:
+        return []
+    lines = [f"{'chapter':<20} {'mutants':>7} {'named':>6} {'passing':>7}"]
+    totals = [0, 0, 0]
+    for chapter, rows in sorted(RESULTS.items()):
+        verdicts = [verdict for *_, verdict in rows]
+        counts = [len(rows), verdicts.count("named"), verdicts.count("passing")]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        lines.append(f"{chapter:<20} {counts[0]:>7} {counts[1]:>6} {counts[2]:>7}")
+    lines.append(f"{'all':<20} {totals[0]:>7} {totals[1]:>6} {totals[2]:>7}")
+    return lines
