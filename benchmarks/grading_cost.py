@@ -4,7 +4,8 @@
 
 Runs each chapter's solution notebook (what nbgrader's autograder runs for a correct
 submission: every cell, hidden tests included) with ``NBGRADER_EXECUTION=autograde``
-set and one thread (as ``rnnkit grade`` runs kernels), in a throw-away copy, and prints per chapter the best of N runs of
+set and one thread (as ``rnnkit grade`` runs kernels), in a throw-away copy, and
+prints per chapter the best of N runs of
 
 * ``cells s``: the summed wall time of the cells (nbclient's timing records);
 * ``kernel CPU s``: the CPU time the kernel process and its children used, start-up

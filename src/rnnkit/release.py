@@ -10,8 +10,11 @@ from pathlib import Path
 
 import nbformat
 
+from . import reference
 from .nbgrader_api import ensure_success, load_config, make_api
 from .paths import notebook_path
+
+REFERENCE_DIR = Path("src") / "rnnkit" / "reference"  # generated beside the release
 
 
 @dataclass
@@ -22,16 +25,20 @@ class Staleness:
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    reference: str | None = None  # the generated reference module, when it is stale
 
     @property
     def stale(self) -> bool:
-        return bool(self.changed or self.missing or self.extra)
+        return bool(self.changed or self.missing or self.extra or self.reference)
 
     def describe(self) -> str:
         parts = [f"{kind}: {', '.join(files)}" for kind, files in
                  (("changed", self.changed), ("missing", self.missing), ("extra", self.extra))
                  if files]
-        return f"course/{self.chapter} is stale ({'; '.join(parts)})"
+        lines = [f"course/{self.chapter} is stale ({'; '.join(parts)})"] if parts else []
+        if self.reference:
+            lines.append(f"{self.reference} is stale")
+        return "; ".join(lines)
 
 
 def generate(root: Path, chapters: list[str], dest: Path) -> None:
@@ -69,7 +76,23 @@ def release(root: Path, chapters: list[str]) -> list[Path]:
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(out / chapter, target)
+    for chapter in chapters:
+        path = reference_path(root, chapter)
+        if path is not None:
+            path.write_text(reference_text(root, chapter))
     return [notebook_path(root, "course", c) for c in chapters]
+
+
+def reference_path(root: Path, chapter: str) -> Path | None:
+    """Where ``chapter``'s reference module lives, or None in a course without rnnkit's source."""
+    folder = root / REFERENCE_DIR
+    return folder / f"{reference.module_name(chapter)}.py" if folder.is_dir() else None
+
+
+def reference_text(root: Path, chapter: str) -> str:
+    """The reference module generated from ``chapter``'s solution notebook."""
+    nb = nbformat.read(notebook_path(root, "solutions", chapter), as_version=4)
+    return reference.render(nb, chapter)
 
 
 def check(root: Path, chapters: list[str]) -> list[Staleness]:
@@ -79,7 +102,12 @@ def check(root: Path, chapters: list[str]) -> list[Staleness]:
         out = Path(tmp) / "course"
         generate(root, chapters, out)
         for chapter in chapters:
-            results.append(_compare(chapter, out / chapter, root / "course" / chapter))
+            result = _compare(chapter, out / chapter, root / "course" / chapter)
+            path = reference_path(root, chapter)
+            if path is not None and (not path.is_file()
+                                     or path.read_text() != reference_text(root, chapter)):
+                result.reference = path.relative_to(root).as_posix()
+            results.append(result)
     return results
 
 
