@@ -29,11 +29,22 @@ def plain(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def error_line(output: dict[str, Any], limit: int = 300) -> str:
-    """``Name: message`` of an error output, on one line, colour codes removed."""
+ERROR_LINE_LIMIT = 1200  # characters: the longest hint of the course's checks is ~400
+
+
+def error_line(output: dict[str, Any], limit: int = ERROR_LINE_LIMIT) -> str:
+    """``Name: message`` of an error output, on one line, colour codes removed.
+
+    A message longer than ``limit`` is cut after its last whole clause (at ``". "``,
+    ``"; "`` or ``": "``) that fits, so a hint is never cut mid-sentence.
+    """
     evalue = plain(str(output.get("evalue", ""))).strip().splitlines()
     text = f"{output.get('ename', 'Error')}: {evalue[0] if evalue else ''}".rstrip(": ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 2]
+    cut = max(head.rfind(sep) for sep in (". ", "; ", ": "))
+    return (head[: cut + 1] if cut > limit // 3 else head).rstrip() + " …"
 
 
 class HideHiddenTests(NbGraderPreprocessor):
