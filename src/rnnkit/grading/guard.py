@@ -26,7 +26,11 @@ from typing import Any
 
 # numpy's and rnnkit's submodules are snapshotted whole; torch only where tests reach.
 EAGER_PREFIXES = ("numpy", "rnnkit")
-EAGER = ("builtins", "math", "numpy", "numpy.linalg", "numpy.random", "rnnkit", "rnnkit.checks")
+# the modules whose helpers test cells call: each helper restores before it checks, and
+# before_test rebinds their names in the test cell's namespace
+CHECK_MODULES = ("rnnkit.checks", "rnnkit.checks_oracle", "rnnkit.checks_torch",
+                 "rnnkit.gradcheck", "rnnkit.ready")
+EAGER = ("builtins", "math", "numpy", "numpy.linalg", "numpy.random", "rnnkit", *CHECK_MODULES)
 LAZY = ("torch", "torch.nn", "torch.nn.functional", "torch.testing", "torch.linalg")
 LAZY_CLASSES = {"torch": ("Tensor",), "torch.nn": ("Module",)}
 # builtins that Python and IPython themselves change as cells run
@@ -87,14 +91,18 @@ def before_test(names: list[str]) -> None:
     shell = _shell()
     if shell is None:
         return
-    checks = sys.modules.get("rnnkit.checks")
+    helpers = {}
+    for module_name in CHECK_MODULES:
+        module = _modules.get(module_name, (None, {}))[0]
+        for helper in getattr(module, "__all__", ()):
+            helpers.setdefault(helper, getattr(module, helper))
     for name in names:
         if name in CANONICAL:
             module = sys.modules.get(CANONICAL[name][0])
             if module is not None:
                 shell.user_ns[name] = module
-        elif checks is not None and name in getattr(checks, "__all__", ()):
-            shell.user_ns[name] = getattr(checks, name)
+        elif name in helpers:
+            shell.user_ns[name] = helpers[name]
 
 
 class _GuardedContext:
@@ -111,12 +119,13 @@ class _GuardedContext:
 
 
 def _guard_checks(checks: Any) -> None:
-    """Make every public helper of ``rnnkit.checks`` restore before it checks."""
+    """Make every public helper of a check module restore before it checks (classes stay)."""
     import functools
 
     for name in getattr(checks, "__all__", ()):
         func = getattr(checks, name)
-        if not callable(func) or getattr(func, "__rnnkit_guarded__", False):
+        if (not callable(func) or isinstance(func, type)
+                or getattr(func, "__rnnkit_guarded__", False)):
             continue
         if name == "inputs_unchanged":
             def wrapped(*args: Any, __f: Any = func, **kwargs: Any) -> Any:
@@ -205,7 +214,7 @@ def install() -> None:
             module = _import_trusted(name)
         except ImportError:
             continue
-        if name == "rnnkit.checks":
+        if name in CHECK_MODULES:
             _guard_checks(module)
     for name, module in list(sys.modules.items()):
         if name in EAGER or (name.split(".")[0] in EAGER_PREFIXES and module is not None):

@@ -69,7 +69,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Float, Int
 from traitlets.config import Config
 
-from .guard import CANONICAL
+from .guard import CANONICAL, CHECK_MODULES
 from .sandbox import DEFAULT_LIMITS, SandboxLimits
 
 __all__ = [
@@ -102,14 +102,20 @@ def is_test_cell(cell: NotebookNode) -> bool:
 
 def canonical_names(source: str) -> list[str]:
     """The names a test cell uses that the guard rebinds (``np``, ``check_close``...)."""
-    from rnnkit import checks
+    import importlib
 
+    helpers: set[str] = set()
+    for module in CHECK_MODULES:
+        try:
+            helpers |= set(getattr(importlib.import_module(module), "__all__", ()))
+        except ImportError:
+            continue
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return sorted(used & (set(CANONICAL) | set(checks.__all__)))
+    return sorted(used & (set(CANONICAL) | helpers))
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
