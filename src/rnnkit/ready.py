@@ -7,8 +7,10 @@ stops where it first calls one and the cell prints one line::
     Implement rnn_forward first (it still raises NotImplementedError), run its cell, then this one.
 
 When a function the block needs raises another error, the line names the function and
-the error and points at its tests. A later ``needs`` block that fails with a
-``NameError`` because an earlier one stopped says which function it is waiting for.
+the error and points at its tests. A later block that fails while one of its functions
+is still waiting (an earlier block stopped for it: a result was never made), or with a
+``NameError`` after any block stopped, says which function it is waiting for; a block
+that runs through clears the wait for its functions.
 Errors that do not come from the named functions propagate unchanged (they are the
 chapter's own bugs, and nbval must see them).
 
@@ -91,23 +93,30 @@ class needs:  # lowercase: used like contextlib's context managers
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
                  tb: TracebackType | None) -> bool:
-        if err is None or not isinstance(err, Exception):
+        labels = [_label(f) for f in self.funcs]
+        if err is None:
+            for name in labels:  # the block ran: what it needs is there now
+                while name in _waiting:
+                    _waiting.remove(name)
+            return False
+        if not isinstance(err, Exception):
             return False
         names = student_frames(tb, self.funcs)
         ready_error = type(err).__name__ == "NotReady" and hasattr(err, "name")
         if isinstance(err, NotImplementedError) or ready_error:
             name = (getattr(err, "name", None) if ready_error or isinstance(err, NotDoneYet)
                     else None) or (names[-1] if names else None)
-            if name is None:
-                return False
-            _waiting.append(name)
-            _say(f"Implement {name} first (it still raises NotImplementedError), run its "
-                 "cell, then run this cell again.")
-            return True
-        if isinstance(err, NameError) and _waiting:
-            _say(f"This cell needs a result of a cell above that is waiting for "
-                 f"{_waiting[-1]}: implement {_waiting[-1]} first, then run the cells "
-                 "from there again.")
+            if name is not None:
+                _waiting.append(name)
+                _say(f"Implement {name} first (it still raises NotImplementedError), run its "
+                     "cell, then run this cell again.")
+                return True
+        waiting = [n for n in labels if n in _waiting]
+        if waiting or (isinstance(err, NameError) and _waiting):
+            # a consequence of an earlier cell that stopped (a result it never made)
+            name = waiting[0] if waiting else _waiting[-1]
+            _say(f"This cell needs {name}, which a cell above is still waiting for: implement "
+                 f"{name} first, then run the cells from there again.")
             return True
         if names:
             first_line = (str(err).strip().splitlines() or [""])[0][:300]
