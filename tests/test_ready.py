@@ -88,3 +88,18 @@ def test_call_checked_turns_a_stub_into_one_line() -> None:
     (line,) = info.value._render_traceback_()
     assert line == ("NotDoneYet: stub is not implemented yet: write it in its cell (replace raise "
                     "NotImplementedError()), run that cell, then run these tests")
+
+
+def test_a_stopped_block_leaves_no_half_drawn_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kept = plt.figure()
+    with needs(stub):
+        _fig, ax = plt.subplots()
+        ax.plot(stub(1))
+    assert plt.get_fignums() == [kept.number]
+    plt.close("all")
+    assert capsys.readouterr().out.startswith("Implement stub first")

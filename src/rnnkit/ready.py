@@ -89,7 +89,18 @@ class needs:  # lowercase: used like contextlib's context managers
         self.funcs = funcs
 
     def __enter__(self) -> needs:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        self._figures = set(pyplot.get_fignums()) if pyplot is not None else set()
         return self
+
+    def _stop(self, line: str) -> bool:
+        """Print ``line`` and drop the figures the stopped block left half drawn."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            for number in set(pyplot.get_fignums()) - self._figures:
+                pyplot.close(number)
+        _say(line)
+        return True
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
                  tb: TracebackType | None) -> bool:
@@ -108,19 +119,17 @@ class needs:  # lowercase: used like contextlib's context managers
                     else None) or (names[-1] if names else None)
             if name is not None:
                 _waiting.append(name)
-                _say(f"Implement {name} first (it still raises NotImplementedError), run its "
-                     "cell, then run this cell again.")
-                return True
+                return self._stop(f"Implement {name} first (it still raises "
+                                  "NotImplementedError), run its cell, then run this cell again.")
         waiting = [n for n in labels if n in _waiting]
         if waiting or (isinstance(err, NameError) and _waiting):
             # a consequence of an earlier cell that stopped (a result it never made)
             name = waiting[0] if waiting else _waiting[-1]
-            _say(f"This cell needs {name}, which a cell above is still waiting for: implement "
-                 f"{name} first, then run the cells from there again.")
-            return True
+            return self._stop(f"This cell needs {name}, which a cell above is still waiting "
+                              f"for: implement {name} first, then run the cells from there again.")
         if names:
             first_line = (str(err).strip().splitlines() or [""])[0][:300]
-            _say(f"{names[-1]} raised {type(err).__name__}: {first_line}. Its tests above "
-                 "say what is wrong; fix it, run its cell, then run this cell again.")
-            return True
+            return self._stop(f"{names[-1]} raised {type(err).__name__}: {first_line}. Its "
+                              "tests above say what is wrong; fix it, run its cell, then run "
+                              "this cell again.")
         return False
