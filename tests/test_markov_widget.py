@@ -139,3 +139,21 @@ def test_widget_shows_sample_bits_and_contexts_and_redraws() -> None:
     assert sample_box.value != first
     order_slider.value = 0
     assert "Order <b>0</b>: <b>1</b> distinct contexts" in status.value
+
+
+def test_widget_counts_and_scores_only_max_chars_characters() -> None:
+    # the chapter passes a small max_chars while nbgrader grades it
+    seen = []
+
+    def counting(text, order):
+        seen.append(len(text))
+        return ngram_counts(text, order)
+
+    def scoring(counts, vocab, text, alpha=1.0):
+        seen.append(len(text))
+        return bits_per_char(counts, vocab, text, alpha)
+
+    box = markov_widget(counting, next_char_distribution, sample_markov, scoring, order=2,
+                        sample_length=20, max_chars=3_000)
+    assert seen and all(n == 3_000 for n in seen), seen
+    assert "in 3,000 training characters" in box.children[1].value
