@@ -32,7 +32,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from rnnkit.grading.kernelclient import patient_config  # noqa: E402
+from rnnkit.kernelclient import patient_config  # noqa: E402
 from rnnkit.paths import resolve_chapters  # noqa: E402
 
 TARGET_S = {"06_examples": 30.0}

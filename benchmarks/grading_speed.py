@@ -40,10 +40,10 @@ CHAPTER = "01_sequences"
 NB = f"{CHAPTER}.ipynb"
 BIN = Path(sys.executable).parent
 # Plain nbgrader now and then sleeps through a kernel reply until the cell timeout (120 s;
-# see src/rnnkit/grading/kernelclient.py). The baseline gets rnnkit grade's fix for that
+# see src/rnnkit/kernelclient.py). The baseline gets rnnkit grade's fix for that
 # (SlicedPollKernelClient), so the comparison is of grading, not of that bug; not the
 # start/stop savings of rnnkit grade's own GradingKernelClient. --plain-baseline: stock.
-PATIENT = ["--AsyncKernelManager.client_class=rnnkit.grading.kernelclient.SlicedPollKernelClient"]
+PATIENT = ["--AsyncKernelManager.client_class=rnnkit.kernelclient.SlicedPollKernelClient"]
 
 
 def make_course(dest: Path, students: int) -> None:

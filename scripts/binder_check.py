@@ -212,7 +212,7 @@ def run_notebook(path: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    from rnnkit.grading.kernelclient import patient_config  # installed in the Binder venv
+    from rnnkit.kernelclient import patient_config  # installed in the Binder venv
 
     nb = nbformat.read(path, as_version=4)
     # without it nbclient once slept the whole 600 s cell timeout through a reply here

@@ -235,7 +235,7 @@ def serial_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     # The client class only changes how replies are waited for (see kernelclient.py): plain
     # nbgrader now and then stalls 120 s on a lost wake-up; scores are unaffected.
-    patient = "--AsyncKernelManager.client_class=rnnkit.grading.kernelclient.SlicedPollKernelClient"
+    patient = "--AsyncKernelManager.client_class=rnnkit.kernelclient.SlicedPollKernelClient"
     for cmd in (["generate_assignment", CHAPTER, "--force"], ["autograde", CHAPTER, patient]):
         # run where nbgrader_config.py is; autograde exits 1 because dave and erin fail
         out = subprocess.run([nbgrader, *cmd], cwd=root / "autograder", capture_output=True,

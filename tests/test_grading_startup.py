@@ -11,7 +11,7 @@ import zmq
 from jupyter_client.session import Session
 
 from rnnkit.grading.executor import PRELOAD
-from rnnkit.grading.kernelclient import (
+from rnnkit.kernelclient import (
     GradingKernelClient,
     NoLingerHBChannel,
     SlicedPollKernelClient,

@@ -63,7 +63,7 @@ def run_chapter(chapter: str, mutants: list[Mutant], workdir: Path) -> list[Outc
     """Run ``chapter``'s solution in grading mode, trying every mutant at its solution cell."""
     from nbclient import NotebookClient
 
-    from rnnkit.grading.kernelclient import patient_config
+    from rnnkit.kernelclient import patient_config
 
     folder = workdir / chapter
     shutil.copytree(REPO / "solutions" / chapter, folder,

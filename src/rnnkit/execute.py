@@ -15,14 +15,14 @@ def execute_in_place(path: Path, timeout: int = 600) -> float:
     """Execute ``path`` top to bottom in its folder, save it with outputs; returns seconds."""
     from nbclient import NotebookClient
 
-    from .grading.kernelclient import patient_config
+    from .kernelclient import patient_config
 
     nb = nbformat.read(path, as_version=4)
     env_before = os.environ.pop("NBGRADER_EXECUTION", None)  # the full, not the grading, budget
     start = time.perf_counter()
     try:
         # patient_config: nbclient otherwise now and then sleeps a whole cell timeout
-        # through a reply that has arrived (see rnnkit/grading/kernelclient.py)
+        # through a reply that has arrived (see rnnkit/kernelclient.py)
         NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                        config=patient_config(),
                        resources={"metadata": {"path": str(path.parent)}}).execute()

@@ -23,7 +23,7 @@ from .worker import GradeJob, GradeResult
 
 ExecutorFactory = Callable[[int], cf.Executor]
 #: Modules the worker processes import once (forkserver preload), not once per worker.
-PRELOAD = ["rnnkit.grading.worker", "rnnkit.grading.feedback", "rnnkit.grading.kernelclient",
+PRELOAD = ["rnnkit.grading.worker", "rnnkit.grading.feedback", "rnnkit.kernelclient",
            "rnnkit.grading.hardening", "nbgrader.converters", "nbgrader.preprocessors",
            "nbconvert.exporters", "rnnkit.grading.warmup"]
 

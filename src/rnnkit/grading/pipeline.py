@@ -216,7 +216,7 @@ def _config(root: Path, options: GradeOptions) -> Any:
     cell_seconds = options.cell_timeout or int(config.Execute.get("timeout", 120) or 120)
     config.Execute.timeout = cell_seconds
     # see kernelclient.py: a lost wake-up otherwise stalls a cell for its whole timeout
-    config.AsyncKernelManager.client_class = "rnnkit.grading.kernelclient.GradingKernelClient"
+    config.AsyncKernelManager.client_class = "rnnkit.kernelclient.GradingKernelClient"
     try:
         from .sandbox import SandboxLimits, SandboxUnavailable, require_bwrap, sandbox_config
     except ImportError:

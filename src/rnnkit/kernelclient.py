@@ -21,7 +21,7 @@ And waiting for a new kernel, jupyter_client drains IOPub until it has been quie
 ``READY_QUIET`` (a late startup message is harmless: nbclient ignores IOPub messages
 that do not answer the cell it runs).
 
-Use one with ``c.AsyncKernelManager.client_class = "rnnkit.grading.kernelclient.
+Use one with ``c.AsyncKernelManager.client_class = "rnnkit.kernelclient.
 GradingKernelClient"`` (``rnnkit grade`` does); ``benchmarks/grading_speed.py`` gives
 serial ``nbgrader autograde`` the ``SlicedPollKernelClient``, the stall fix alone.
 """
