@@ -13,7 +13,7 @@ import os
 import nbformat
 from nbgrader import utils
 
-from rnnkit.grading.worker import GradeJob, GradeResult
+from rnnkit.grading.model import GradeJob, GradeResult
 
 CALLS_ENV = "RNNKIT_FAKE_GRADE_LOG"
 

@@ -39,7 +39,8 @@ from pathlib import Path
 
 import nbformat
 
-from rnnkit.grading.sandbox import GiB, SandboxLimits
+from rnnkit.grading.model import GiB
+from rnnkit.grading.sandbox import SandboxLimits
 from rnnkit.paths import notebook_path
 
 CHAPTER = "01_sequences"

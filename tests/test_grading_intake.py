@@ -13,10 +13,9 @@ import pytest
 
 from rnnkit.grading.feedback import HideHiddenTests, failure_page, feedback_preprocessors
 from rnnkit.grading.intake import Intake, collect
-from rnnkit.grading.outputs import StudentRow, write_grades_csv
-from rnnkit.grading.pipeline import RunSummary
+from rnnkit.grading.model import Entry, RunSummary, StudentRow
+from rnnkit.grading.outputs import write_grades_csv
 from rnnkit.grading.report import failure_counts, pass_rates, write_report
-from rnnkit.grading.state import Entry
 from rnnkit.grading.worker import notebook_problem
 from rnnkit.paths import CourseError
 

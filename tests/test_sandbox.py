@@ -14,9 +14,9 @@ import pytest
 from traitlets.config import Config
 
 from rnnkit.grading import sandbox
+from rnnkit.grading.model import GiB
 from rnnkit.grading.sandbox import (
     BWRAP_MISSING,
-    GiB,
     SandboxedKernelManager,
     SandboxError,
     SandboxLimits,

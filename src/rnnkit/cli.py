@@ -104,7 +104,7 @@ def cmd_grade(args: argparse.Namespace, extra: list[str]) -> int:
           f"{len(summary.intake.left_out)} files left out (see intake.csv)")
     for name in ("grades", "report", "intake"):
         print(f"  {name + ':':9} {_shown(summary.files[name], root)}")
-    print(f"  feedback: {_shown(root / 'autograder' / 'feedback', root)}/<student>/"
+    print(f"  feedback: {_shown(summary.feedback_dir or root, root)}/<student>/"
           f"{summary.chapter}/")
     return 0
 
@@ -142,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("chapters", nargs="*", help="chapter ids or numbers (default: all)")
     val.set_defaults(func=cmd_validate, passthrough=False)
 
+    from .grading.model import (  # light: no nbgrader
+        DEFAULT_MAX_FILE_BYTES,
+        DEFAULT_MEMORY_BYTES,
+        DEFAULT_TIME_LIMIT,
+        GiB,
+        MiB,
+    )
+
     gra = sub.add_parser(
         "grade", help="grade a chapter for a whole class: parallel, sandboxed, with feedback",
         description="Grade every submission of CHAPTER with nbgrader, in parallel, each kernel "
@@ -165,14 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="file-name pattern with a (?P<student>...) group, for other LMSs")
     gra.add_argument("--out", help="folder for grades.csv, report.html, intake.csv "
                                    "(default: autograder/reports/CHAPTER)")
-    gra.add_argument("--time-limit", type=float, default=600.0, metavar="SECONDS",
-                     help="wall clock per notebook (default: 600)")
+    gra.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
+                     help=f"wall clock per notebook (default: {DEFAULT_TIME_LIMIT:g})")
     gra.add_argument("--cell-timeout", type=int, metavar="SECONDS",
                      help="per-cell limit (default: Execute.timeout of nbgrader_config.py)")
     gra.add_argument("--memory-gb", type=float, metavar="GB",
-                     help="memory limit of each sandboxed kernel (default: 4)")
-    gra.add_argument("--max-file-mb", type=float, default=100.0, metavar="MB",
-                     help="larger files are left out (default: 100)")
+                     help="memory limit of each sandboxed kernel (default: "
+                          f"{DEFAULT_MEMORY_BYTES / GiB:g})")
+    gra.add_argument("--max-file-mb", type=float, default=DEFAULT_MAX_FILE_BYTES / MiB,
+                     metavar="MB", help="larger files are left out (default: "
+                                        f"{DEFAULT_MAX_FILE_BYTES / MiB:g})")
     gra.add_argument("--no-progress", action="store_true", help="no progress bar")
     gra.set_defaults(func=cmd_grade, passthrough=False)
     return parser

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .worker import GradeJob, GradeResult
+from .model import GradeJob, GradeResult
 
 ExecutorFactory = Callable[[int], cf.Executor]
 #: Modules the worker processes import once (forkserver preload), not once per worker.
@@ -166,10 +166,8 @@ def _import_quietly(module: str) -> None:
 def _stop(executor: cf.Executor) -> None:
     processes = dict(getattr(executor, "_processes", None) or {})
     executor.shutdown(wait=False, cancel_futures=True)
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil comes with ipykernel
-        return
+    import psutil
+
     for pid in processes:
         try:
             proc = psutil.Process(pid)

@@ -25,11 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from ..paths import CourseError
-
-MiB = 1024**2
-DEFAULT_MAX_FILE_BYTES = 100 * MiB
-MAX_ARCHIVE_BYTES = 4096 * MiB  # unpacked size of a whole LMS zip
-MAX_ARCHIVE_FILES = 20_000
+from .model import DEFAULT_MAX_FILE_BYTES, MAX_ARCHIVE_BYTES, MAX_ARCHIVE_FILES, MiB
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 

@@ -9,56 +9,10 @@ and the reason or notes. Scores come from the gradebook, so manual grades count.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .pipeline import RunSummary
-
-
-@dataclass
-class StudentRow:
-    """One student's line of the class: what the CSV and the report show."""
-
-    student: str
-    status: str
-    score: float
-    max_score: float
-    exercises: dict[str, float] = field(default_factory=dict)  # grade_id -> points
-    failures: dict[str, str] = field(default_factory=dict)
-    flags: list[dict[str, Any]] = field(default_factory=list)
-    reason: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-def exercise_name(grade_id: str) -> str:
-    """The exercise a test cell grades: ``01_make_windows`` for ``01_make_windows_tests``."""
-    return grade_id.removesuffix("_tests")
-
-
-def flag_label(flag: dict[str, Any]) -> str:
-    """The pattern an integrity flag matched (``module_patch``...), see ``integrity.PATTERNS``."""
-    return str(flag.get("pattern") or "flag")
-
-
-def flag_text(flag: dict[str, Any]) -> str:
-    """A one-line description of an integrity flag: pattern, meaning, where, the line."""
-    where = []
-    if flag.get("file"):
-        where.append(str(flag["file"]))
-    if flag.get("grade_id"):
-        where.append(f"cell {flag['grade_id']}")
-    elif flag.get("cell") is not None:
-        where.append(f"cell {flag['cell']}")
-    if flag.get("line"):
-        where.append(f"line {flag['line']}")
-    text = f"{flag_label(flag)}: {flag.get('description', '')}".rstrip(": ")
-    if where:
-        text += f" ({', '.join(where)})"
-    if flag.get("code"):
-        text += f": {str(flag['code'])[:120]}"
-    return text
+from .model import NOT_GRADED, RunSummary, StudentRow, exercise_name, flag_label
+from .report import write_report
 
 
 def rows(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]]) -> list[StudentRow]:
@@ -68,7 +22,7 @@ def rows(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]]) -> 
     for student in sorted(summary.intake.submissions):
         entry = summary.entries.get(student)
         if entry is None:
-            out.append(StudentRow(student, "not graded", 0.0, top,
+            out.append(StudentRow(student, NOT_GRADED, 0.0, top,
                                   {gid: 0.0 for gid, _ in summary.exercises},
                                   reason="not graded in this run (see --student)"))
             continue
@@ -77,7 +31,8 @@ def rows(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]]) -> 
                   for gid, _ in summary.exercises}
         total = sum(points.values()) - book.get("late_penalty", 0.0)
         out.append(StudentRow(student, entry.status, total, top, points, dict(entry.failures),
-                              list(entry.flags), entry.reason, list(entry.notes)))
+                              list(entry.flags), entry.reason, list(entry.notes),
+                              list(entry.limits)))
     return out
 
 
@@ -108,8 +63,6 @@ def write_intake_csv(path: Path, summary: RunSummary) -> None:
 def write_outputs(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]],
                   root: Path) -> dict[str, Path]:
     """Write grades.csv, intake.csv and report.html into the run's folder; return their paths."""
-    from .report import write_report
-
     table = rows(summary, gradebook_scores)
     files = {"grades": summary.out_dir / "grades.csv", "intake": summary.out_dir / "intake.csv",
              "report": summary.out_dir / "report.html",

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,17 @@ from .gradebook import (
     record_assignment,
     scores,
 )
-from .state import GRADER_VERSION, Entry, RunState, fingerprint
-from .worker import GradeJob, GradeResult, grade_one, remove_tree
-
-DEFAULT_TIME_LIMIT = 600.0
+from .model import (
+    DEFAULT_CELL_TIMEOUT,
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_TIME_LIMIT,
+    Entry,
+    GradeJob,
+    GradeResult,
+    RunSummary,
+)
+from .state import GRADER_VERSION, RunState, fingerprint
+from .worker import grade_one, remove_tree
 
 
 @dataclass
@@ -62,33 +69,9 @@ class GradeOptions:
     time_limit: float = DEFAULT_TIME_LIMIT
     cell_timeout: int | None = None  # default: the course config's Execute.timeout
     memory_bytes: int | None = None  # default: the sandbox's
-    max_file_bytes: int = intake_mod.DEFAULT_MAX_FILE_BYTES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     progress: bool = True
     feedback: bool = True
-
-
-@dataclass
-class RunSummary:
-    """What a run did, and where its outputs are."""
-
-    chapter: str
-    out_dir: Path
-    intake: intake_mod.Intake
-    entries: dict[str, Entry]
-    graded: list[str] = field(default_factory=list)
-    up_to_date: list[str] = field(default_factory=list)
-    exercises: list[tuple[str, float]] = field(default_factory=list)
-    files: dict[str, Path] = field(default_factory=dict)
-    sandbox: bool = True
-
-    def counts(self) -> dict[str, int]:
-        """``status -> students`` over the students of this run's source."""
-        out: dict[str, int] = {}
-        for student in self.intake.submissions:
-            entry = self.entries.get(student)
-            status = entry.status if entry else "not graded"
-            out[status] = out.get(status, 0) + 1
-        return out
 
 
 def run(
@@ -132,7 +115,8 @@ def run(
     release = root / "course" / chapter / f"{chapter}.ipynb"
 
     summary = RunSummary(chapter, out_dir, taken, state.students, exercises=exercises,
-                         sandbox=options.sandbox)
+                         sandbox=options.sandbox,
+                         feedback_dir=Path(cd.root) / cd.feedback_directory)
     base = GradeJob(  # what every student's job shares
         student="", chapter=chapter, course_id=cd.course_id, notebooks={}, gradebook=snapshot,
         config=config, source_files=_source_files(root, chapter, config),
@@ -213,17 +197,14 @@ def _config(root: Path, options: GradeOptions) -> Any:
     """The course's nbgrader config, plus the sandbox and the hardened executor."""
     overrides = {"db_url": options.db_url} if options.db_url else {}
     config = load_config(root, **overrides)
-    cell_seconds = options.cell_timeout or int(config.Execute.get("timeout", 120) or 120)
+    cell_seconds = options.cell_timeout or int(config.Execute.get("timeout") or
+                                                DEFAULT_CELL_TIMEOUT)
     config.Execute.timeout = cell_seconds
     # see kernelclient.py: a lost wake-up otherwise stalls a cell for its whole timeout
     config.AsyncKernelManager.client_class = "rnnkit.kernelclient.GradingKernelClient"
-    try:
-        from .sandbox import SandboxLimits, SandboxUnavailable, require_bwrap, sandbox_config
-    except ImportError:
-        if options.sandbox:
-            raise CourseError("this rnnkit has no sandbox (rnnkit.grading.sandbox); pass "
-                              "--no-sandbox only for code you trust") from None
-        return config
+    from .hardening import hardening_config
+    from .sandbox import SandboxLimits, SandboxUnavailable, require_bwrap, sandbox_config
+
     extra = {"memory_bytes": options.memory_bytes} if options.memory_bytes else {}
     try:
         limits = SandboxLimits(notebook_seconds=float(options.time_limit),
@@ -236,10 +217,6 @@ def _config(root: Path, options: GradeOptions) -> Any:
         except SandboxUnavailable as err:
             raise CourseError(str(err)) from None
         config.merge(sandbox_config(limits))
-    try:
-        from .hardening import hardening_config
-    except ImportError:
-        return config
     config.merge(hardening_config(limits))
     return config
 
@@ -329,4 +306,4 @@ def _record(root: Path, config: Any, chapter: str, result: GradeResult, fp: str,
     state.record(student, Entry(
         fingerprint=fp, status=result.status, reason=result.reason, scores=scores_,
         failures=dict(result.failures), flags=list(result.flags), notes=list(result.notes),
-        seconds=result.seconds))
+        limits=list(result.limits), seconds=result.seconds))

@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..plotting import OKABE_ITO
-from .outputs import StudentRow, exercise_name, flag_label, flag_text
+from .model import RunSummary, StudentRow, exercise_name, flag_label, flag_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from .pipeline import RunSummary
 
 STATUS_COLOURS = {"graded": OKABE_ITO["green"], "timeout": OKABE_ITO["orange"],
                   "error": OKABE_ITO["vermillion"], "invalid": OKABE_ITO["vermillion"],
@@ -143,9 +141,8 @@ def write_report(path: Path, summary: RunSummary, table: list[StudentRow], root:
     e = html.escape
 
     def feedback_link(student: str) -> str:
-        page = root / "autograder" / "feedback" / student / summary.chapter / \
-            f"{summary.chapter}.html"
-        if not page.is_file():
+        page = summary.feedback_page(student)
+        if page is None or not page.is_file():
             return ""
         rel = os.path.relpath(page, path.parent)
         return f'<a href="{e(rel)}">feedback</a>'

@@ -63,6 +63,8 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Config
 
+from .model import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_BYTES, DEFAULT_TIME_LIMIT, MiB
+
 __all__ = [
     "BWRAP_MISSING",
     "SandboxError",
@@ -74,9 +76,6 @@ __all__ = [
     "require_bwrap",
     "sandbox_config",
 ]
-
-GiB = 1024**3
-MiB = 1024**2
 
 BWRAP_MISSING = (
     "bubblewrap (bwrap) is not installed, so student code cannot be isolated: it would run "
@@ -141,10 +140,10 @@ class SandboxLimits:
     beyond it raises ``MemoryError``. ``max_processes`` counts threads too.
     """
 
-    memory_bytes: int = 4 * GiB  # RLIMIT_AS and RLIMIT_DATA of every process
+    memory_bytes: int = DEFAULT_MEMORY_BYTES  # RLIMIT_AS and RLIMIT_DATA of every process
     max_processes: int = 64  # RLIMIT_NPROC: processes *and threads* of the sandbox's uid
-    notebook_seconds: float = 600.0  # wall clock for the whole notebook, kernel start to end
-    cell_seconds: int = 120  # per-cell timeout (nbgrader's Execute.timeout)
+    notebook_seconds: float = DEFAULT_TIME_LIMIT  # wall clock for the whole notebook
+    cell_seconds: int = DEFAULT_CELL_TIMEOUT  # per-cell timeout (nbgrader's Execute.timeout)
     file_bytes: int = 256 * MiB  # RLIMIT_FSIZE: the largest file the kernel may write
     tmp_bytes: int = 512 * MiB  # size of the private /tmp (tmpfs, counts against RAM)
     open_files: int = 1024  # RLIMIT_NOFILE

@@ -14,30 +14,12 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from .model import Entry
 
 STATE_VERSION = 1
 #: Bump when a change of the pipeline changes results, so old results are regraded.
-GRADER_VERSION = "1"
-
-
-@dataclass
-class Entry:
-    """One student's latest result."""
-
-    fingerprint: str
-    status: str
-    reason: str = ""
-    scores: dict[str, list[float]] = field(default_factory=dict)  # grade_id -> [got, max]
-    failures: dict[str, str] = field(default_factory=dict)
-    flags: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    graded_at: str = ""
-
-    @property
-    def score(self) -> float:
-        return sum(got for got, _ in self.scores.values())
+GRADER_VERSION = "2"
 
 
 @dataclass

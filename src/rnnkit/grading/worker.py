@@ -25,59 +25,10 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Statuses of a result. ``graded``: the notebook ran and was scored (even 0 points);
-#: ``invalid``: the file is not a readable notebook; ``timeout``: it ran past the
-#: whole-notebook limit; ``error``: nbgrader could not grade it (a crash, tampered
-#: metadata, a dead kernel); ``missing``: no notebook was submitted.
-STATUSES = ("graded", "invalid", "timeout", "error", "missing")
-BACKSTOP_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class GradeJob:
-    """Everything needed to grade one student's submission of one chapter."""
-
-    student: str
-    chapter: str
-    course_id: str
-    notebooks: dict[str, bytes]  # graded name ("01_sequences.ipynb") -> file content
-    gradebook: bytes  # SQLite gradebook with the assignment only (no students)
-    config: Any  # traitlets Config: the course's, with sandbox and hardening merged
-    source_files: dict[str, bytes] = field(default_factory=dict)  # non-notebook source files
-    timestamp: str | None = None  # nbgrader's timestamp.txt
-    other_files: tuple[str, ...] = ()  # files the student handed in that are not graded
-    reference: bytes | None = None  # the release notebook: the scan skips unchanged cells
-    time_limit: float = 600.0  # wall clock for the whole notebook (kernel start to end)
-    scratch: str | None = None  # where to make the private folder (default: the temp dir)
-    feedback: bool = True
-    scan: bool = True
-
-
-@dataclass
-class GradeResult:
-    """What grading one submission produced; plain data, picklable."""
-
-    student: str
-    status: str
-    reason: str = ""
-    scores: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (got, max)
-    failures: dict[str, str] = field(default_factory=dict)  # grade_id -> "Error: message"
-    notebooks: dict[str, bytes] = field(default_factory=dict)  # executed notebooks
-    feedback: dict[str, bytes] = field(default_factory=dict)  # "<name>.html" -> page
-    flags: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    log: str = ""
-    timestamp: str | None = None
-    execution: dict[str, Any] = field(default_factory=dict)  # HardenedExecute's report
-
-    @property
-    def score(self) -> float:
-        return sum(got for got, _ in self.scores.values())
+from .model import BACKSTOP_SECONDS, GradeJob, GradeResult
 
 
 def grade_one(job: GradeJob) -> GradeResult:
@@ -255,10 +206,8 @@ def _read_scores(executed: dict[str, Path], result: GradeResult) -> None:
 
 def _read_execution_report(folder: Path, result: GradeResult) -> None:
     """Notes (and the timeout status) from what the hardened executor recorded, if it ran."""
-    try:
-        from .hardening import read_execution_report
-    except ImportError:
-        return
+    from .hardening import read_execution_report
+
     report = read_execution_report(folder) or {}
     result.execution = {k: v for k, v in report.items() if k != "notebook"}
     for death in report.get("kernel_deaths", []):
@@ -464,10 +413,8 @@ class _Watchdog:
 
 
 def _descendants() -> set[int]:
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil comes with ipykernel
-        return set()
+    import psutil
+
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
@@ -477,10 +424,8 @@ def _kill_descendants(spare: set[int]) -> None:
     ``spare`` are the processes that existed before the job. ``grade_one`` runs one job
     per process at a time (a process pool), so the rest belong to this job.
     """
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil comes with ipykernel
-        return
+    import psutil
+
     for child in psutil.Process().children(recursive=True):
         if child.pid in spare:
             continue
