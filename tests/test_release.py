@@ -11,6 +11,7 @@ import pytest
 from rnnkit import release
 from rnnkit.cli import main
 from rnnkit.paths import chapters, notebook_path
+from rnnkit.release import ANSWERS_STUB
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = chapters(REPO)
@@ -53,6 +54,12 @@ def test_release_has_no_solutions_hidden_tests_or_outputs(repo: Path, chapter: s
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
+    answers = [c for c in nb["cells"] if "answers" in c.get("metadata", {}).get("tags", [])]
+    source = json.loads(notebook_path(repo, "solutions", chapter).read_text())
+    assert len(answers) == sum("answers" in c.get("metadata", {}).get("tags", [])
+                               for c in source["cells"])
+    for cell in answers:  # the model answers stay in solutions/
+        assert "".join(cell["source"]) == ANSWERS_STUB, f"course/{chapter} shows model answers"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

@@ -53,10 +53,21 @@ def generate(root: Path, chapters: list[str], dest: Path) -> None:
             normalise(dest / chapter / f"{chapter}.ipynb")
 
 
+ANSWERS_TAG = "answers"  # a markdown cell of model answers to ungraded questions
+ANSWERS_STUB = "*Your answers:*\n\n1. \n2. \n3. "
+
+
 def normalise(path: Path) -> None:
-    """Make a release notebook byte-stable: no outputs, counts or run-time metadata."""
+    """Make a release notebook byte-stable: no outputs, counts or run-time metadata.
+
+    A markdown cell tagged ``answers`` (model answers to the chapter's ungraded questions)
+    becomes a stub for the student's own.
+    """
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and ANSWERS_TAG in cell.metadata.get("tags", []):
+            cell.source = ANSWERS_STUB
     nb.metadata.get("language_info", {}).pop("version", None)  # the contributor's Python
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
