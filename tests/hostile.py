@@ -380,6 +380,9 @@ SNIFF_SABOTAGE = '''def one_hot(indices, vocab_size):
 '''
 
 
+DEEP_SUM = "total = " + " + ".join(["1"] * 500) + "\nassert total == 500"
+
+
 def _func(name: str, body: str) -> str:
     args = {"decode": "indices, itos", "one_hot": "indices, vocab_size", "encode": "text, stoi",
             "make_windows": "series, window, horizon=1"}[name]
@@ -539,6 +542,11 @@ HOSTILE_CASES: list[Case] = [
     Case("megabytes_of_output", "a 20 MB output saved in the file; one_hot prints 3 MB per call",
          _megabytes, 9, "graded",
          defence="ClearOutput on intake; HardenedExecute keeps 1 MB per cell"),
+    Case("deeply_nested_expression", "every exercise solved, plus a cell with one sum of 500 "
+         "terms (the integrity scan crashed on it with RecursionError: status error, 0 points)",
+         lambda r: with_new_cell(r, "01_make_windows_tests", DEEP_SUM), 9, "graded",
+         defence="the scan walks the syntax tree without recursion; a scan that fails anyway "
+                 "is a flag, never a status or a score"),
     Case("null_bytes_in_code", "a NUL character inside make_windows' source",
          lambda r: with_solution(r, "01_make_windows", "def make_\x00windows(series):\n    pass\n"),
          7, "graded"),

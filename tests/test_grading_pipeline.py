@@ -203,6 +203,8 @@ STUDENTS = {
     "carol": lambda: _release(),
     "fay": lambda: nbformat.reads(CASES_BY_NAME["test_cells_deleted"].build(REPO)[NB].decode(),
                                   as_version=4),
+    "gus": lambda: nbformat.reads(
+        CASES_BY_NAME["deeply_nested_expression"].build(REPO)[NB].decode(), as_version=4),
 }
 
 
@@ -265,11 +267,13 @@ def test_grades_csv_and_summary(graded_class: tuple[Path, str]) -> None:
         "01_predict_autoregressive", "flags", "reason"]
     got = {s: (r["status"], r["score"]) for s, r in rows.items()}
     assert got == {"alice": ("graded", "9"), "bob": ("graded", "7"), "carol": ("graded", "0"),
-                   "dave": ("invalid", "0"), "erin": ("graded", "9"), "fay": ("graded", "9")}
+                   "dave": ("invalid", "0"), "erin": ("graded", "9"), "fay": ("graded", "9"),
+                   "gus": ("graded", "9")}  # gus: a 500-term sum once crashed the scan
+    assert rows["gus"]["flags"] == "" and rows["gus"]["reason"] == ""
     assert "not valid JSON" in rows["dave"]["reason"]
     assert "renamed" in rows["erin"]["reason"]
     assert rows["bob"]["01_encode"] == rows["bob"]["01_one_hot"] == "0"
-    assert "6 students (5 graded, 1 invalid)" in stdout
+    assert "7 students (6 graded, 1 invalid)" in stdout
 
 
 def _hidden_lines() -> list[str]:

@@ -8,7 +8,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rnnkit.grading.integrity import PATTERNS, Flag, scan_notebook, scan_source, scan_submission
+from rnnkit.grading import integrity, worker
+from rnnkit.grading.integrity import (
+    PATTERNS,
+    Flag,
+    scan_files,
+    scan_notebook,
+    scan_source,
+    scan_submission,
+)
+from rnnkit.grading.model import GradeJob
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,6 +98,7 @@ NEGATIVE = [
     "with open('my_notes.txt', 'w') as f:\n    f.write('ok')",
     "class Model:\n    def __eq__(self, other):\n        return self.w == other.w",
     "def make_windows(series, window, horizon=1):\n    raise NotImplementedError()",
+    "print(\"autograd's gradient equals the hand-derived one\")",
 ]
 
 
@@ -106,7 +116,7 @@ def test_honest_code_is_not_flagged(code: str) -> None:
 
 def test_every_pattern_has_a_description_and_a_test() -> None:
     tested = {p for p, _ in POSITIVE} | {"suspicious_tags", "shadowing_module",
-                                         "unreadable_notebook"}
+                                         "unreadable_notebook", "scan_failed"}
     assert tested == set(PATTERNS)
     assert all(PATTERNS.values())
 
@@ -126,10 +136,17 @@ def test_unparseable_cell_falls_back_to_regex() -> None:
                                                    (4, "process_exit")}
 
 
-def test_chapter_notebooks_are_clean() -> None:
-    for folder in ("solutions", "course"):
-        nb = nbformat.read(REPO / folder / "01_sequences" / "01_sequences.ipynb", as_version=4)
-        assert scan_notebook(nb) == [], folder
+RELEASED = sorted(p.parent.name for p in (REPO / "course").glob("*/*.ipynb")
+                  if (REPO / "solutions" / p.parent.name / p.name).is_file())
+
+
+@pytest.mark.parametrize("chapter", RELEASED)
+def test_chapter_notebooks_are_clean(chapter: str) -> None:
+    """A solved chapter, scanned as rnnkit grade scans it (the release as the reference, so
+    instructor cells that read NBGRADER_EXECUTION are skipped), has no flag."""
+    release = REPO / "course" / chapter / f"{chapter}.ipynb"
+    nb = nbformat.read(REPO / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
+    assert scan_notebook(nb, reference=release) == []
 
 
 def test_reference_skips_unchanged_instructor_cells(tmp_path: Path) -> None:
@@ -162,3 +179,61 @@ def test_submission_folder(tmp_path: Path) -> None:
     assert got == [("01_sequences.ipynb", "ctypes"), ("broken.ipynb", "unreadable_notebook"),
                    ("numpy.py", "shadowing_module"), ("torch", "shadowing_module")]
     assert json.dumps([f.as_dict() for f in scan_submission(tmp_path)])  # serialisable
+
+
+# -- the scan never changes a score, never crashes -------------------------------------------
+def _deep(n: int) -> str:
+    return "total = " + " + ".join(["1"] * n)
+
+
+@pytest.mark.parametrize("terms", [500, 5_000, 100_000])
+def test_a_deeply_nested_expression_is_scanned_without_crashing(terms: int) -> None:
+    """Correct code with one long sum (nested `terms` deep) is not flagged, and a patch in the
+    same cell is still found (by the tree walk at 500, by the line scan past the parser)."""
+    assert scan_source(_deep(terms)) == []
+    found = scan_source(_deep(terms) + "\nnp.allclose = lambda *a, **k: True")
+    assert [(line, p) for line, p, _ in found] == [(2, "module_patch")]
+
+
+def test_loop_state_survives_the_iterative_walk() -> None:
+    source = ("while True:\n    def f():\n        try:\n            pass\n        except:\n"
+              "            pass\n    try:\n        pass\n    except:\n        pass\n")
+    assert [(line, p) for line, p, _ in scan_source(source)] == [(9, "interrupt_suppression")]
+
+
+def test_a_deeply_nested_notebook_file_is_unreadable_not_a_crash() -> None:
+    data = b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    flags = scan_files({"01_sequences.ipynb": data})
+    assert [(f.pattern, f.file) for f in flags] == [("unreadable_notebook", "01_sequences.ipynb")]
+
+
+def test_other_files_are_judged_by_name() -> None:
+    flags = scan_files({"01_sequences.ipynb": nbformat.writes(nbformat.v4.new_notebook()).encode(),
+                        "numpy.py": None, "torch/__init__.py": None, "torch/extra.py": None,
+                        "sub/evil.pth": None, "helper.py": None, "notes.txt": None})
+    assert sorted((f.file, f.pattern) for f in flags) == [
+        ("numpy.py", "shadowing_module"), ("sub/evil.pth", "shadowing_module"),
+        ("torch", "shadowing_module")]
+
+
+def _job(notebook: nbformat.NotebookNode, reference: bytes | None = None) -> GradeJob:
+    return GradeJob("s", "01_sequences", "rnnkit", {"01_sequences.ipynb":
+                                                    nbformat.writes(notebook).encode()}, b"", None,
+                    reference=reference)
+
+
+def test_worker_scan_of_a_deep_expression_has_no_flag() -> None:
+    nb = nbformat.read(REPO / "solutions" / "01_sequences" / "01_sequences.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_deep(500)))
+    release = (REPO / "course" / "01_sequences" / "01_sequences.ipynb").read_bytes()
+    assert worker._scan(_job(nb, release)) == []
+
+
+def test_a_failing_scan_is_one_flag_never_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> list[Flag]:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(integrity, "scan_files", broken)
+    flags = worker._scan(_job(nbformat.v4.new_notebook()))
+    assert [f["pattern"] for f in flags] == ["scan_failed"]
+    assert "RecursionError" in flags[0]["code"] and flags[0]["description"]

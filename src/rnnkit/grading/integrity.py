@@ -23,12 +23,12 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["PATTERNS", "Flag", "scan_notebook", "scan_source", "scan_submission"]
+__all__ = ["PATTERNS", "Flag", "scan_files", "scan_notebook", "scan_source", "scan_submission"]
 
 PATTERNS: dict[str, str] = {
     "module_patch": "changes an attribute of numpy, torch, builtins or rnnkit",
@@ -52,6 +52,8 @@ PATTERNS: dict[str, str] = {
     "suspicious_tags": "tags a cell to be skipped or to be allowed to fail",
     "shadowing_module": "ships a file that shadows a module the course imports",
     "unreadable_notebook": "the notebook cannot be read as JSON",
+    "scan_failed": "the integrity scan itself failed on this submission (nothing is known "
+                   "about it; its score is unaffected)",
 }
 
 GUARDED_MODULES = ("numpy", "torch", "builtins", "rnnkit", "math", "matplotlib")
@@ -72,7 +74,8 @@ FILE_FUNCS = {"open", "Path", "PurePath", "listdir", "scandir", "walk", "remove"
               "utime", "access"}
 SENSITIVE_WORDS = re.compile(r"gradebook|autograde|nbgrader_config|solutions[/\\]|/etc/|/root|"
                              r"\.ssh|/home/|/proc/", re.I)
-SNIFF_WORDS = re.compile(r"nbgrader|autograd|grading|rnnkit-never|sandbox", re.I)
+# "autograde(d)" but not PyTorch's "autograd", which the chapters teach
+SNIFF_WORDS = re.compile(r"nbgrader|autograd(?:e|ed|er|ing)\b|grading|rnnkit-never|sandbox", re.I)
 HISTORY_NAMES = re.compile(r"^(In|Out|_ih|_oh|_dh|_i{1,3}|_i\d+|_\d+)$")
 EXIT_CALLS = {("sys", "exit"), ("os", "_exit"), ("os", "abort"), ("os", "kill"),
               ("os", "killpg"), ("signal", "raise_signal"), ("signal", "pthread_kill")}
@@ -149,10 +152,10 @@ def scan_source(source: str, aliases: dict[str, str] | None = None
     found: set[tuple[int, str]] = {(n, "process_spawn") for n in shell_lines}
     try:
         tree = ast.parse("\n".join(python))
-    except (SyntaxError, ValueError):
-        found |= set(_regex_scan(lines))
-    else:
         found |= set(_AstScanner(aliases).run(tree))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # does not parse (or nests deeper than the parser goes): line by line
+        found |= set(_regex_scan(lines))
     return [(n, p, _line(lines, n)) for n, p in sorted(found)]
 
 
@@ -204,7 +207,7 @@ def _import_aliases(source: str) -> dict[str, str]:
     """Names bound by imports from guarded modules: ``{'np': 'numpy', 'ndarray': 'numpy'}``."""
     try:
         tree = ast.parse("\n".join(_blank_magics(source.splitlines())[0]))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
     found = {}
     for node in ast.walk(tree):
@@ -237,8 +240,25 @@ class _AstScanner(ast.NodeVisitor):
                         self.sys_names.add(a.asname or "sys")
                     if a.name == "os":
                         self.os_names.add(a.asname or "os")
-        self.visit(tree)
+        # Iterative, not ast.NodeVisitor's recursion: one expression of a few hundred terms
+        # (``1 + 1 + ...``) nests that deep and would exhaust Python's stack.
+        self._todo: list[ast.AST | Callable[[], None]] = [tree]
+        while self._todo:
+            item = self._todo.pop()
+            if isinstance(item, ast.AST):
+                getattr(self, f"visit_{type(item).__name__}", self.generic_visit)(item)
+            else:
+                item()  # what a visit_ method asked to run once the node's subtree is done
         return iter(self.found)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """Schedule the children (first child visited first); never recurses."""
+        self._todo.extend(reversed(list(ast.iter_child_nodes(node))))
+
+    def _visit_then(self, node: ast.AST, after: Callable[[], None]) -> None:
+        """Visit ``node``'s children, then call ``after``."""
+        self._todo.append(after)
+        self.generic_visit(node)
 
     def flag(self, node: ast.AST, pattern: str) -> None:
         self.found.append((getattr(node, "lineno", 1), pattern))
@@ -306,7 +326,9 @@ class _AstScanner(ast.NodeVisitor):
 
     def visit_While(self, node: ast.While) -> None:  # a bare except in it: uninterruptible
         self.loops += 1
-        self.generic_visit(node)
+        self._visit_then(node, self._leave_loop)
+
+    def _leave_loop(self) -> None:
         self.loops -= 1
 
     def visit_withitem(self, node: ast.withitem) -> None:
@@ -321,9 +343,6 @@ class _AstScanner(ast.NodeVisitor):
     def _is_sys(self, node: ast.AST) -> bool:
         return isinstance(node, ast.Name) and node.id in self.sys_names
 
-    def _is_os(self, node: ast.AST) -> bool:
-        return isinstance(node, ast.Name) and node.id in self.os_names
-
     # definitions
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         if node.name in COURSE_NAMES:
@@ -332,9 +351,12 @@ class _AstScanner(ast.NodeVisitor):
             self.flag(node, "always_true_eq")
         if node.name in {"__instancecheck__", "__subclasscheck__", "__class__"}:
             self.flag(node, "fake_type")
-        loops, self.loops = self.loops, 0
-        self.generic_visit(node)
-        self.loops = loops
+        loops, self.loops = self.loops, 0  # a loop around a def does not run its body
+
+        def restore() -> None:
+            self.loops = loops
+
+        self._visit_then(node, restore)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -565,28 +587,48 @@ def _regex_scan(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
 def scan_submission(folder: Path | str, reference: Any = None) -> list[Flag]:
     """Flags for every notebook in ``folder`` (recursively) and for module-shadowing files."""
     folder = Path(folder)
-    flags: list[Flag] = []
+    files: dict[str, bytes | None] = {}
     for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if ".ipynb_checkpoints" in path.parts or path.is_symlink():
+        if path.is_symlink() or not path.is_file():
             continue
-        if path.suffix == ".ipynb" and path.is_file():
+        rel = path.relative_to(folder).as_posix()
+        try:
+            files[rel] = path.read_bytes() if path.suffix == ".ipynb" else None
+        except OSError as err:
+            files[rel] = str(err).encode()  # reported as an unreadable notebook
+    return scan_files(files, reference)
+
+
+def scan_files(files: dict[str, bytes | None], reference: Any = None) -> list[Flag]:
+    """Flags for a submission given as ``{relative path: content}``, in path order.
+
+    Notebooks (``*.ipynb``) are scanned from their content; other files are judged by
+    their path alone (their content may be None): a ``numpy.py``, a ``torch/__init__.py``
+    or any ``.pth`` file shadows a module the course imports.
+    """
+    flags: list[Flag] = []
+    shadowing: set[str] = set()
+    for rel, data in sorted(files.items()):
+        parts = PurePosixPath(rel).parts
+        if not parts or ".ipynb_checkpoints" in parts:
+            continue
+        if rel.endswith(".ipynb"):
             try:
-                nb = json.loads(path.read_text(encoding="utf-8"))
+                nb = json.loads((data or b"").decode("utf-8"))
                 if not isinstance(nb, dict):
                     raise ValueError("not a JSON object")
-            except (OSError, ValueError, UnicodeDecodeError) as err:
-                flags.append(Flag(None, None, None, "unreadable_notebook", str(err)[:200], rel))
+            except (ValueError, UnicodeDecodeError, RecursionError) as err:
+                text = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+                flags.append(Flag(None, None, None, "unreadable_notebook", text[:200], rel))
                 continue
             flags.extend(scan_notebook(nb, reference, rel))
-        elif _shadows(path):
-            flags.append(Flag(None, None, None, "shadowing_module", rel, rel))
-    return flags
-
-
-def _shadows(path: Path) -> bool:
-    if path.is_file() and path.suffix in {".py", ".pyc", ".so", ".pth"}:
-        stem = path.name.split(".")[0]
-        return stem in SHADOWED or path.suffix == ".pth"
-    return path.is_dir() and path.name in SHADOWED and any(
-        (path / f).exists() for f in ("__init__.py", "__init__.pyc"))
+            continue
+        name = parts[-1]
+        if name.endswith((".py", ".pyc", ".so", ".pth")) and (
+                name.split(".")[0] in SHADOWED or name.endswith(".pth")):
+            shadowing.add(rel)
+        if name in ("__init__.py", "__init__.pyc") and len(parts) > 1 and parts[-2] in SHADOWED:
+            shadowing.discard(rel)
+            shadowing.add("/".join(parts[:-1]))
+    flags.extend(Flag(None, None, None, "shadowing_module", rel, rel) for rel in sorted(shadowing))
+    return sorted(flags, key=lambda f: (f.file, -1 if f.cell is None else f.cell, f.line or 0))

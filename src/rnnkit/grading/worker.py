@@ -58,7 +58,7 @@ def grade_one(job: GradeJob) -> GradeResult:
 def _grade(job: GradeJob, work: Path, result: GradeResult, watchdog: _Watchdog) -> None:
     problems = {name: notebook_problem(data) for name, data in job.notebooks.items()}
     if job.scan:
-        result.flags = _scan(job, work)
+        result.flags = _scan(job)
     bad = {n: p for n, p in problems.items() if p}
     if bad or not job.notebooks:
         result.status = "invalid" if job.notebooks else "missing"
@@ -286,28 +286,24 @@ def _feedback_exporter(key: str, config: Any, job: GradeJob) -> Any:
     return _EXPORTERS[key]
 
 
-def _scan(job: GradeJob, work: Path) -> list[dict[str, Any]]:
-    """The integrity scanner's flags on the submission (empty when there is no scanner).
+def _scan(job: GradeJob) -> list[dict[str, Any]]:
+    """The integrity scanner's flags on the submission; never raises.
 
-    The scanner reads a folder: the notebooks, and empty stand-ins for the files that were
-    not graded (it judges those by name: a ``numpy.py`` shadows numpy).
+    The scanner reads the notebooks and judges the files that were not graded by their
+    names alone (a ``numpy.py`` shadows numpy). A scan that fails becomes one
+    ``scan_failed`` flag: flags never change a score, and neither does the scanner.
     """
+    from .integrity import PATTERNS, scan_files
+
     try:
-        from .integrity import scan_submission
-    except ImportError:
-        return []
-    folder = work / "scan"
-    folder.mkdir()
-    for name, data in job.notebooks.items():
-        (folder / name).write_bytes(data)
-    for rel in job.other_files:
-        target = folder / rel
-        if ".." in Path(rel).parts or Path(rel).is_absolute() or target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.touch()
-    reference = json.loads(job.reference) if job.reference else None
-    return [f.as_dict() for f in scan_submission(folder, reference=reference)]
+        files: dict[str, bytes | None] = {rel: None for rel in job.other_files}
+        files.update(job.notebooks)
+        reference = json.loads(job.reference) if job.reference else None
+        return [f.as_dict() for f in scan_files(files, reference=reference)]
+    except Exception as err:  # a bug of the scanner: say so, and grade as usual
+        return [{"cell": None, "grade_id": None, "line": None, "pattern": "scan_failed",
+                 "code": f"{type(err).__name__}: {err}"[:200], "file": "",
+                 "description": PATTERNS["scan_failed"]}]
 
 
 # -- logs, processes, files ----------------------------------------------------------------------
