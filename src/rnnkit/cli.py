@@ -17,8 +17,11 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
+    from .lab import lab_environment, working_dir
+
     root = _root(args)
     folder = "solutions" if args.solutions else "course"
+    instructor = args.instructor or args.solutions
     first = resolve_chapters(root, None, folder)
     argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root / folder}"]
     if first:
@@ -26,8 +29,11 @@ def cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
         argv.append("--allow-root")  # containers and CI machines often run as root
     argv.extend(extra)
-    print(f"rnnkit: starting JupyterLab on {root / folder}", flush=True)
-    os.execv(sys.executable, argv)
+    view = "instructor view (formgrader, create assignment)" if instructor else \
+        "student view (Validate; --instructor for nbgrader's instructor tools)"
+    print(f"rnnkit: starting JupyterLab on {root / folder}, {view}", flush=True)
+    os.chdir(working_dir(root))
+    os.execve(sys.executable, argv, lab_environment(instructor))
     return 0  # not reached
 
 
@@ -117,7 +123,9 @@ def _shown(path: Path, root: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rnnkit", description="rnnkit: launch the course in JupyterLab, regenerate and "
+        "check the student release, validate the chapters, grade a class.")
     parser.add_argument("--root", help="course root (default: found from the current folder)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -125,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Launch JupyterLab on course/; extra arguments go to "
                                      "JupyterLab (for example --port 8890 --no-browser).")
     lab.add_argument("--solutions", action="store_true",
-                     help="open solutions/ (the instructor's source) instead of course/")
+                     help="open solutions/ (the instructor's source) instead of course/; "
+                          "implies --instructor")
+    lab.add_argument("--instructor", action="store_true",
+                     help="keep nbgrader's formgrader and create-assignment tools (the default "
+                          "is the student view: Validate only)")
     lab.set_defaults(func=cmd_lab, passthrough=True)
 
     rel = sub.add_parser("release", help="regenerate course/ from solutions/ with nbgrader")
