@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from rnnkit.release import ANSWERS_STUB
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = chapters(REPO)
-SPEC = REPO.parent / "shared" / "COURSE_SPEC.md"
 
 
 @pytest.mark.slow
@@ -60,29 +58,3 @@ def test_release_has_no_solutions_hidden_tests_or_outputs(repo: Path, chapter: s
                                for c in source["cells"])
     for cell in answers:  # the model answers stay in solutions/
         assert "".join(cell["source"]) == ANSWERS_STUB, f"course/{chapter} shows model answers"
-
-
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_every_spec_function_is_a_graded_exercise(repo: Path, chapter: str) -> None:
-    if not SPEC.is_file():
-        pytest.skip("COURSE_SPEC.md is not beside the checkout")
-    section = re.split(r"^## ", SPEC.read_text(), flags=re.M)
-    body = next((s for s in section if s.startswith(chapter)), "")
-    names = [n for n in re.findall(r"^- `([A-Za-z_]\w*)\(", body, re.M) if n != "rnnkit"]
-    nb = json.loads(notebook_path(repo, "solutions", chapter).read_text())
-    graded = {}
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution"):
-            graded[meta["grade_id"]] = "".join(cell["source"])
-    tests = {c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"]
-             if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
-    for name in names:
-        owner = [gid for gid, src in graded.items()
-                 if re.search(rf"^(def|class) {name}\b", src, re.M)]
-        assert owner, f"{chapter}: {name} is not defined in a graded solution cell"
-        tests_id = f"{owner[0]}_tests"
-        assert tests_id in tests, f"{chapter}: {name} has no test cell"
-        tcell = next(c for c in nb["cells"]
-                     if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == tests_id)
-        assert "BEGIN HIDDEN TESTS" in "".join(tcell["source"]), f"{name} has no hidden tests"
