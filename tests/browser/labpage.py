@@ -35,8 +35,11 @@ def notebook_facts(path: Path) -> dict[str, Any]:
                     and any(WIDGET_MIME in o.get("data", {}) for o in c.get("outputs", []))]
     graded = [("".join(c["source"]), c["metadata"]["nbgrader"]["grade_id"])
               for c in cells if c["metadata"].get("nbgrader", {}).get("grade")]
+    own = [i for i, c in enumerate(cells) if c["metadata"].get("nbgrader", {}).get("solution")
+           or c["metadata"].get("nbgrader", {}).get("grade")]
     return {"cells": len(cells), "widget_cells": widget_cells, "graded": graded,
-            "code_cells": [i for i, c in enumerate(cells) if c["cell_type"] == "code"]}
+            "code_cells": [i for i, c in enumerate(cells) if c["cell_type"] == "code"],
+            "own_cells": own}
 
 
 @dataclass

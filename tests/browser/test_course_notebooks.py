@@ -66,6 +66,16 @@ def test_widgets_say_implement_first_instead_of_a_traceback(course: Any,
         nb.cell(cell).screenshot(path=str(artifacts / f"{chapter}-course-widget-cell{cell}.png"))
 
 
+def test_only_the_students_cells_and_tests_show_errors(course: Any) -> None:
+    """Run All on the untouched release: other cells say "implement X first" in one line."""
+    chapter, nb, facts = course
+    own = set(facts["own_cells"])
+    elsewhere = [e for e in nb.error_outputs() if e["cell"] not in own]
+    assert not elsewhere, (f"{chapter}: cells that are not the student's own code or tests "
+                           "show an error or stderr: " + "; ".join(
+                               f"cell {e['cell']}: {e['text'][:300]!r}" for e in elsewhere))
+
+
 def test_validate_lists_the_failing_exercises(course: Any, artifacts: Path) -> None:
     chapter, nb, facts = course
     result = nb.validate()
