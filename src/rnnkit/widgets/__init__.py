@@ -1,9 +1,10 @@
 """Chapter widgets: each takes the student's functions as arguments."""
 
 from ._common import NotReady, call_student
+from .lstm import lstm_gate_explorer
 from .markov import markov_widget
 from .rnn import unrolled_rnn_widget
 from .sequences import sunspot_window_widget
 
-__all__ = ["NotReady", "call_student", "markov_widget", "sunspot_window_widget",
-           "unrolled_rnn_widget"]
+__all__ = ["NotReady", "call_student", "lstm_gate_explorer", "markov_widget",
+           "sunspot_window_widget", "unrolled_rnn_widget"]
