@@ -4,7 +4,11 @@ grades.csv and the class report."""
 from __future__ import annotations
 
 import csv
+import os
 import re
+import stat
+import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -105,8 +109,9 @@ def test_canvas_zip(tmp_path: Path) -> None:
     assert intake.naming == "canvas"
     subs = intake.submissions
     assert set(subs) == {"12345", "23456", "34567"}
-    assert subs["12345"].notebooks[NB].name == "doejane_12345_678950_01_sequences-1.ipynb"
-    assert subs["23456"].notebooks[NB].name.endswith("My Notebook.ipynb")
+    assert subs["12345"].sources[NB] == "submissions.zip!/doejane_12345_678950_01_sequences-1.ipynb"
+    assert subs["23456"].sources[NB].endswith("My Notebook.ipynb")
+    assert subs["12345"].notebooks[NB].read_bytes() == NOTEBOOK_JSON
     assert "marked late by the LMS" in subs["23456"].notes
     assert "no notebook" in subs["34567"].problem and subs["34567"].other_files == ["report.pdf"]
     reasons = {r.path.split("!/", 1)[1]: r.reason for r in intake.records if not r.taken}
@@ -154,6 +159,189 @@ def test_large_files_are_left_out(tmp_path: Path) -> None:
     intake = collect(src, CHAPTER, [NB], max_file_bytes=1000)
     assert "too large" in intake.left_out[0].reason
     assert "no notebook" in intake.submissions["big"].problem
+
+
+# -- hostile sources: nothing vanishes, no entry stops the batch ---------------------------------
+LONG = "a" * 234  # with Canvas's prefix and the chapter's name: 266 bytes, over NAME_MAX (255)
+
+
+def _zip(path: Path, entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> Path:
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as zf:
+        warnings.simplefilter("ignore", UserWarning)  # "Duplicate name": on purpose
+        for info, data in entries:
+            zf.writestr(info, data)
+    return path
+
+
+def _info(name: str, mode: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = mode << 16
+    return info
+
+
+def _mark_encrypted(path: Path, name: str) -> None:
+    """Set the 'encrypted' bit of entry ``name`` (zipfile cannot write encrypted entries)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        local = zf.getinfo(name).header_offset
+    data[local + 6] |= 0x1  # local file header: general-purpose flags at offset 6
+    central = data.index(b"PK\x01\x02", local)
+    while data[central + 46:central + 46 + len(name)] != name.encode():
+        central = data.index(b"PK\x01\x02", central + 4)
+    data[central + 8] |= 0x1  # central directory: flags at offset 8
+    path.write_bytes(bytes(data))
+
+
+def _broken_crc(path: Path, marker: bytes) -> None:
+    """Corrupt the stored bytes of the entry holding ``marker`` (its CRC no longer matches)."""
+    data = path.read_bytes()
+    at = data.index(marker)
+    path.write_bytes(data[:at] + marker.lower() + data[at + len(marker):])
+
+
+def test_a_266_byte_file_name_in_a_canvas_zip_is_graded_not_fatal(tmp_path: Path) -> None:
+    long_name = f"{LONG}_12345_678901_{NB}"
+    assert len(long_name.encode()) == 266
+    archive = _zip(tmp_path / "canvas.zip", [(long_name, NOTEBOOK_JSON),
+                                             (f"roe_23456_678902_{NB}", NOTEBOOK_JSON)])
+    intake = collect(archive, CHAPTER, [NB], staging=tmp_path / "staging")
+    assert set(intake.submissions) == {"12345", "23456"}
+    assert intake.submissions["12345"].notebooks[NB].read_bytes() == NOTEBOOK_JSON
+    assert intake.submissions["12345"].sources[NB] == f"canvas.zip!/{long_name}"
+    assert all(r.taken for r in intake.records) and len(intake.records) == 2
+
+
+def test_a_long_name_in_a_moodle_folder_zip(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "moodle.zip", [
+        (f"Jane Doe_101_assignsubmission_file_/{'b' * 250}.ipynb", NOTEBOOK_JSON)])
+    intake = collect(archive, CHAPTER, [NB], staging=tmp_path / "staging")
+    assert intake.naming == "moodle" and intake.submissions["101"].notebooks
+    assert "renamed" in intake.submissions["101"].notes[0]
+
+
+def test_no_entry_of_a_zip_stops_the_batch(tmp_path: Path) -> None:
+    """Each bad entry is left out with its own reason; the good ones are collected."""
+    archive = _zip(tmp_path / "hostile.zip", [
+        (f"{LONG}_1_10_{NB}", NOTEBOOK_JSON),
+        (_info(f"link_2_20_{NB}", stat.S_IFLNK | 0o777), b"/etc/passwd"),
+        (_info(f"device_3_30_{NB}", stat.S_IFCHR | 0o600), b""),
+        (f"locked_4_40_{NB}", b"ciphertext"),
+        (f"crc_5_50_{NB}", b"THIS ENTRY WILL BE DAMAGED" + NOTEBOOK_JSON),
+        ("/abs_6_60_x.ipynb", NOTEBOOK_JSON),
+        (f"twice_7_70_{NB}", NOTEBOOK_JSON),
+        (f"twice_7_70_{NB}", NOTEBOOK_JSON + b" "),
+        (f"good_8_80_{NB}", NOTEBOOK_JSON),
+    ])
+    _broken_crc(archive, b"WILL BE DAMAGED")
+    _mark_encrypted(archive, f"locked_4_40_{NB}")
+    intake = collect(archive, CHAPTER, [NB], staging=tmp_path / "staging")
+    reasons = {r.path.split("!/", 1)[1]: r.reason for r in intake.records if not r.taken}
+    assert "symbolic link" in reasons[f"link_2_20_{NB}"]
+    assert "not a regular file" in reasons[f"device_3_30_{NB}"]
+    assert "encrypted" in reasons[f"locked_4_40_{NB}"]
+    assert "cannot be extracted" in reasons[f"crc_5_50_{NB}"]
+    assert "unsafe path" in reasons["/abs_6_60_x.ipynb"]
+    assert set(intake.submissions) == {"1", "7", "8"}
+    assert len(intake.records) == 9  # every entry, the duplicated name twice
+    assert [r.taken for r in intake.records if "twice" in r.path].count(True) == 1
+
+
+def test_entries_past_the_archive_limit_are_summed_up(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnnkit.grading import intake as intake_mod
+
+    monkeypatch.setattr(intake_mod, "MAX_ARCHIVE_FILES", 2)
+    archive = _zip(tmp_path / "many.zip", [(f"s_{i}_1_{NB}", NOTEBOOK_JSON) for i in range(5)])
+    intake = collect(archive, CHAPTER, [NB], staging=tmp_path / "staging")
+    assert len(intake.submissions) == 2
+    assert "only the first 2 are read" in intake.left_out[-1].reason
+    assert "entries 3 to 5" in intake.left_out[-1].path
+
+
+def test_a_chapter_folder_that_is_a_link_a_file_or_a_fifo_is_a_missing_student(
+        tmp_path: Path) -> None:
+    src = tmp_path / "submitted"
+    _write(src, {f"alice/{CHAPTER}/{NB}": NOTEBOOK_JSON, f"carol/{CHAPTER}": NOTEBOOK_JSON,
+                 "zoe/02_markov_chains/02_markov_chains.ipynb": NOTEBOOK_JSON})
+    (src / "bob").mkdir()
+    (src / "bob" / CHAPTER).symlink_to(src / "alice" / CHAPTER)
+    (src / "dan").mkdir()
+    os.mkfifo(src / "dan" / CHAPTER)
+    (src / "empty").mkdir()
+    intake = collect(src, CHAPTER, [NB])
+    subs = intake.submissions
+    assert set(subs) == {"alice", "bob", "carol", "dan"}  # zoe handed in another chapter only
+    assert "symbolic link" in subs["bob"].problem and not subs["bob"].notebooks
+    assert "is a file" in subs["carol"].problem
+    assert "fifo" in subs["dan"].problem
+    reasons = {r.path: (r.student, r.reason) for r in intake.records if not r.taken}
+    assert reasons[f"bob/{CHAPTER}"][0] == "bob" and "not followed" in reasons[f"bob/{CHAPTER}"][1]
+    assert "empty folder" in reasons["empty/"][1]
+    assert "another chapter" in reasons["zoe/02_markov_chains/"][1]
+    assert _accounted(intake, src) == set()
+
+
+def test_an_unreadable_folder_is_recorded_and_the_rest_collected(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "submitted"
+    _write(src, {f"alice/{CHAPTER}/{NB}": NOTEBOOK_JSON, f"bob/{CHAPTER}/{NB}": NOTEBOOK_JSON,
+                 f"carol/{CHAPTER}/sub/{NB}": NOTEBOOK_JSON})
+    real = os.scandir
+    blocked = {str(src / "bob" / CHAPTER), str(src / "carol" / CHAPTER / "sub")}
+
+    def scandir(path: str | os.PathLike[str]) -> object:
+        if str(path) in blocked:  # root reads everything: an I/O error, simulated
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    intake = collect(src, CHAPTER, [NB])
+    assert intake.submissions["alice"].notebooks
+    assert "cannot be read" in intake.submissions["bob"].problem
+    reasons = {r.path: r.reason for r in intake.left_out}
+    assert "Permission denied" in reasons[f"carol/{CHAPTER}/sub"]
+    assert "no notebook" in intake.submissions["carol"].problem
+
+
+def test_names_with_control_characters_or_bad_bytes_are_recorded_printably(
+        tmp_path: Path) -> None:
+    src = tmp_path / "submitted"
+    folder = src / "alice" / CHAPTER
+    folder.mkdir(parents=True)
+    (folder / NB).write_bytes(NOTEBOOK_JSON)
+    (folder / "evil\x1b[31m\u202egpj.txt").write_text("x")
+    os.close(os.open(os.fsencode(folder) + b"/bad\xff.py", os.O_CREAT | os.O_WRONLY))
+    intake = collect(src, CHAPTER, [NB])
+    paths = sorted(r.path for r in intake.left_out)
+    assert paths == [f"alice/{CHAPTER}/bad\\xff.py", f"alice/{CHAPTER}/evil[31mgpj.txt"]
+    csv_path = tmp_path / "intake.csv"
+    from rnnkit.grading.outputs import write_intake_csv
+
+    write_intake_csv(csv_path, RunSummary(CHAPTER, tmp_path, intake, {}))
+    assert "\x1b" not in csv_path.read_text(encoding="utf-8")
+
+
+def _stack_depth() -> int:
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
+
+
+def test_a_deep_folder_is_walked_without_recursion(tmp_path: Path) -> None:
+    src = tmp_path / "submitted"
+    deep = src / "alice" / CHAPTER / "/".join(["d"] * 300)
+    deep.mkdir(parents=True)
+    (deep / "x.txt").write_text("x")
+    (src / "alice" / CHAPTER / NB).write_bytes(NOTEBOOK_JSON)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_stack_depth() + 100)  # a walk that recursed per level would fail
+    try:
+        intake = collect(src, CHAPTER, [NB])
+    finally:
+        sys.setrecursionlimit(limit)
+    assert intake.submissions["alice"].notebooks
+    assert any(r.path.endswith("/x.txt") for r in intake.left_out)
 
 
 @pytest.mark.parametrize(("data", "expected"), [

@@ -164,6 +164,49 @@ def test_a_canvas_zip_and_another_database(tmp_path: Path) -> None:
     assert (root / "autograder" / "feedback" / "102" / CHAPTER / f"{CHAPTER}.html").is_file()
 
 
+def test_no_student_vanishes_from_intake_grades_or_report(tmp_path: Path) -> None:
+    """A chapter folder that is a link or a file is a `missing` student in every output; a
+    266-byte file name in a Canvas zip is graded (it used to stop the whole run)."""
+    root = _course(tmp_path / "course")
+    submitted = root / "autograder" / "submitted"
+    submit(root, "alice", CHAPTER, _solution())
+    (submitted / "bob").mkdir()
+    (submitted / "bob" / CHAPTER).symlink_to(submitted / "alice" / CHAPTER)
+    (submitted / "carol").mkdir()
+    (submitted / CHAPTER).mkdir()  # a stray folder named like the chapter: not a student
+    (submitted / "carol" / CHAPTER).write_text("a file, not a folder")
+    run(root, GradeOptions(CHAPTER, sandbox=False, progress=False),
+        executor_factory=_threads, grade=fake_grade, echo=lambda _: None)
+    folder = root / "autograder" / "reports" / CHAPTER
+    rows = _csv(folder / "grades.csv")
+    assert {s: (r["status"], r["score"]) for s, r in rows.items()} == {
+        "alice": ("graded", "9"), "bob": ("missing", "0"), "carol": ("missing", "0")}
+    assert "symbolic link" in rows["bob"]["reason"] and "is a file" in rows["carol"]["reason"]
+    with (folder / "intake.csv").open(newline="") as f:
+        intake = {r["file"]: (r["student"], r["taken"]) for r in csv.DictReader(f)}
+    assert intake[f"bob/{CHAPTER}"] == ("bob", "no")
+    assert intake[f"carol/{CHAPTER}"] == ("carol", "no")
+    report = html.unescape((folder / "report.html").read_text())
+    assert "bob/01_sequences is a symbolic link" in report
+    assert "carol/01_sequences is a file" in report
+    assert (root / "autograder" / "feedback" / "bob" / CHAPTER / f"{CHAPTER}.html").is_file()
+
+    import zipfile
+
+    long_name = f"{'x' * 239}_101_900_{NB}"
+    assert len(long_name.encode()) == 266
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(long_name, nbformat.writes(_solution()))
+        zf.writestr(f"roe_102_901_{NB}", nbformat.writes(_release()))
+    run(root, GradeOptions(CHAPTER, source=archive, sandbox=False, progress=False,
+                           out=tmp_path / "out"),
+        executor_factory=_threads, grade=fake_grade, echo=lambda _: None)
+    rows = _csv(tmp_path / "out" / "grades.csv")
+    assert {s: (r["status"], r["score"]) for s, r in rows.items()} == {
+        "101": ("graded", "9"), "102": ("graded", "0")}
+
+
 def test_a_dying_worker_costs_one_submission_only(tmp_path: Path) -> None:
     root = _course(tmp_path / "course")
     for student in ("alice", "crash_me", "dora"):

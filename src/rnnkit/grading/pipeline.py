@@ -175,13 +175,23 @@ def _plan(taken: intake_mod.Intake, options: GradeOptions, state: RunState,
     for student, sub in sorted(taken.submissions.items()):
         if options.students and student not in options.students:
             continue
-        data = {name: path.read_bytes() for name, path in sub.notebooks.items()}
+        data: dict[str, bytes] = {}
+        unreadable = ""
+        for name, path in sub.notebooks.items():
+            try:
+                data[name] = path.read_bytes()
+            except OSError as err:  # gone or unreadable since intake: this student only
+                unreadable = f"{sub.sources.get(name, name)} cannot be read ({err.strerror or err})"
         timestamp, notes = _timestamp(sub)
-        fp = fingerprint([*data.items(), ("timestamp", (timestamp or "").encode())])
+        fp = fingerprint([*data.items(), ("timestamp", (timestamp or "").encode()),
+                          ("problem", (unreadable or sub.problem or "").encode())])
         old = state.students.get(student)
         if (not options.force and not options.students and old is not None
                 and old.fingerprint == fp and student in in_gradebook):
             summary.up_to_date.append(student)
+        elif unreadable:
+            now.append((GradeResult(student, "invalid", unreadable,
+                                    notes=[*sub.notes, *notes]), fp))
         elif sub.problem and not data:
             now.append((GradeResult(student, "missing", sub.problem,
                                     notes=[*sub.notes, *notes]), fp))
