@@ -450,6 +450,53 @@ def test_grades_csv_has_a_row_per_student_and_a_column_per_exercise(tmp_path: Pa
     assert rows[1]["flags"] == "module_patch" and rows[3]["reason"] == "the file is empty"
 
 
+@pytest.mark.parametrize(("value", "shown"), [
+    ("=HYPERLINK(\"http://evil\",\"x\")", "'=HYPERLINK(\"http://evil\",\"x\")"),
+    ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+    ("\t=1+1", "' =1+1"),  # a tab before the = still starts a formula
+    ("-0.5", "-0.5"),  # a number stays a number
+    ("ann\x1b[31m\u202e\x00", "ann[31m"),
+    ("line one\r\nline two", "line one line two"),
+    ("bad\udcffname", "bad\\xffname"),
+])
+def test_csv_cells_are_printable_and_never_formulas(value: str, shown: str) -> None:
+    from rnnkit.grading.outputs import cell
+
+    assert cell(value) == shown
+
+
+def test_grades_csv_neutralises_ids_and_reasons_from_file_names(tmp_path: Path) -> None:
+    path = tmp_path / "grades.csv"
+    write_grades_csv(path, [
+        StudentRow("=1+1", "graded", -0.5, 3, {"01_a_tests": -0.5}, reason="@evil\x1b[2J"),
+        StudentRow("-cmd", "missing", 0, 3, notes=["graded =x.ipynb as 01.ipynb (renamed)"],
+                   limits=["cell 3 hit the cell timeout (120 s)"]),
+    ], EXERCISES)
+    text = path.read_text(encoding="utf-8")
+    assert "\x1b" not in text
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["student"] for r in rows] == ["'=1+1", "'-cmd"]
+    assert rows[0]["score"] == "-0.5" and rows[0]["01_a"] == "-0.5"
+    assert rows[0]["reason"] == "'@evil[2J"
+    assert rows[1]["reason"] == ("graded =x.ipynb as 01.ipynb (renamed); cell 3 hit the cell "
+                                 "timeout (120 s)")
+
+
+def test_intake_csv_neutralises_file_names(tmp_path: Path) -> None:
+    from rnnkit.grading.intake import FileRecord
+    from rnnkit.grading.outputs import write_intake_csv
+
+    intake = Intake(tmp_path, "nbgrader", {}, [
+        FileRecord("=cmd|' /C calc'!A0.ipynb", None, False, "not in a folder")])
+    path = tmp_path / "intake.csv"
+    write_intake_csv(path, RunSummary(CHAPTER, tmp_path, intake, {}))
+    with path.open(newline="") as f:
+        assert next(csv.DictReader(f))["file"] == "'=cmd|' /C calc'!A0.ipynb"
+
+
 def test_report_statistics() -> None:
     table = _table()
     assert failure_counts(table)[0] == ("AssertionError: b is 0; expected 1", ["01_b"], 2)

@@ -3,7 +3,11 @@
 ``grades.csv`` has one row per student of the source: the status (``graded``, ``invalid``,
 ``timeout``, ``error``, ``missing``, or ``not graded`` for a student left out by
 ``--student``), the total and its maximum, one column per exercise, the integrity flags
-and the reason or notes. Scores come from the gradebook, so manual grades count.
+and the reason, notes and limits hit. Scores come from the gradebook, so manual grades count.
+
+Every text cell of both CSV files is made safe for a spreadsheet: control characters
+are dropped (file names carry them), and a value a spreadsheet would run as a formula
+(starting with ``=``, ``+``, ``-`` or ``@``; numbers excepted) gets a leading ``'``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .model import NOT_GRADED, RunSummary, StudentRow, exercise_name, flag_label
+from .model import NOT_GRADED, RunSummary, StudentRow, exercise_name, flag_label, printable
 from .report import write_report
 
 
@@ -40,24 +44,44 @@ def write_grades_csv(path: Path, table: list[StudentRow], exercises: list[tuple[
                      ) -> None:
     header = ["student", "status", "score", "max_score",
               *(exercise_name(gid) for gid, _ in exercises), "flags", "reason"]
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(header)
+        writer.writerow([cell(h) for h in header])
         for row in table:
             writer.writerow([
-                row.student, row.status, _num(row.score), _num(row.max_score),
+                cell(row.student), cell(row.status), _num(row.score), _num(row.max_score),
                 *(_num(row.exercises.get(gid, 0.0)) for gid, _ in exercises),
-                "; ".join(sorted({flag_label(f) for f in row.flags})),
-                "; ".join(filter(None, [row.reason, *row.notes])),
+                cell("; ".join(sorted({flag_label(f) for f in row.flags}))),
+                cell("; ".join(filter(None, [row.reason, *row.notes, *row.limits]))),
             ])
 
 
 def write_intake_csv(path: Path, summary: RunSummary) -> None:
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["file", "student", "taken", "reason"])
         for r in summary.intake.records:
-            writer.writerow([r.path, r.student or "", "yes" if r.taken else "no", r.reason])
+            writer.writerow([cell(r.path), cell(r.student or ""), "yes" if r.taken else "no",
+                             cell(r.reason)])
+
+
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: printable, never a formula."""
+    text = printable(str(value))
+    if text.lstrip()[:1] in _FORMULA_START and not _is_number(text):
+        text = "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower().lstrip("+-") not in ("inf", "infinity", "nan")
 
 
 def write_outputs(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]],
