@@ -409,8 +409,9 @@ def test_feedback_preprocessors_keep_the_course_order() -> None:
                   "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
     names = [p if isinstance(p, str) else p.__name__ for p in feedback_preprocessors(configured)]
     assert names[1] == "HideHiddenTests" and names[2].endswith("ClearHiddenTests")
+    assert names[-1] == "SafeOutputs"
     bare = [p if isinstance(p, str) else p.__name__ for p in feedback_preprocessors([])]
-    assert bare == ["GetGrades", "HideHiddenTests", "ClearHiddenTests"]
+    assert bare == ["GetGrades", "HideHiddenTests", "ClearHiddenTests", "SafeOutputs"]
 
 
 def test_failure_page_says_why() -> None:
@@ -511,7 +512,7 @@ def test_report_has_three_figures_and_the_cases_to_review(tmp_path: Path) -> Non
     entries = {r.student: Entry("fp", r.status) for r in _table()}
     summary = RunSummary(CHAPTER, tmp_path, intake, entries, exercises=EXERCISES)
     path = tmp_path / "report.html"
-    write_report(path, summary, _table(), tmp_path)
+    write_report(path, summary, _table())
     page = path.read_text()
     assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page)) == 3
     for text in ("Score distribution", "Pass rate per exercise", "Most common failure",

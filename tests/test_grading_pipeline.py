@@ -345,6 +345,8 @@ def test_feedback_shows_messages_never_hidden_tests(graded_class: tuple[Path, st
              for s in (*STUDENTS, "dave", "erin")}
     hidden = _hidden_lines()
     for student, page in pages.items():
+        raw = page.read_text()
+        assert raw.index('http-equiv="Content-Security-Policy"') < raw.index("</head>"), student
         text = _text(page)
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"{student}'s feedback shows hidden tests: {leaked[:3]}"

@@ -7,19 +7,28 @@ has hidden tests, replaces each traceback by its last line (``AssertionError: <m
 and drops any output line that quotes a hidden line. It also defuses hidden-test markers
 that a student typed into their own cells (``ClearHiddenTests`` would otherwise refuse
 the notebook). ``failure_page`` is the feedback of a submission that could not be graded.
+
+Student HTML and JavaScript never run in a feedback page: ``SafeOutputs`` keeps only
+inert output types and sanitises HTML outputs, ``SafeFeedbackExporter`` sanitises the
+rendered markdown and starts the page with a Content-Security-Policy that allows no
+inline script (``pages.FEEDBACK_CSP``).
 """
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
+from jinja2 import pass_context
+from nbconvert.exporters import HTMLExporter
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Int, Unicode
+
+from .model import printable
+from .pages import FEEDBACK_CSP, csp_meta, render
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -109,19 +118,21 @@ class HideHiddenTests(NbGraderPreprocessor):
 
 def feedback_preprocessors(configured: list[Any]) -> list[Any]:
     """The course's ``GenerateFeedback.preprocessors`` with ``HideHiddenTests`` before
-    ``ClearHiddenTests`` (both added when missing)."""
+    ``ClearHiddenTests`` (both added when missing) and ``SafeOutputs`` last."""
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
     def short_names() -> list[str]:
         return [(p if isinstance(p, str) else p.__qualname__).rsplit(".", 1)[-1] for p in out]
 
     out = [p for p in configured
-           if (p if isinstance(p, str) else p.__qualname__).rsplit(".", 1)[-1] != "HideHiddenTests"]
+           if (p if isinstance(p, str) else p.__qualname__).rsplit(".", 1)[-1]
+           not in ("HideHiddenTests", "SafeOutputs")]
     if "GetGrades" not in short_names():
         out.insert(0, GetGrades)
     if "ClearHiddenTests" not in short_names():
         out.insert(short_names().index("GetGrades") + 1, ClearHiddenTests)
     out.insert(short_names().index("ClearHiddenTests"), HideHiddenTests)
+    out.append(SafeOutputs)
     return out
 
 
@@ -134,17 +145,98 @@ def failure_page(student: str, chapter: str, status: str, reason: str, max_score
         "timeout": "Your notebook did not finish within the time limit.",
         "graded": "Your notebook was graded, but its feedback page could not be made.",
     }.get(status, "Your notebook could not be graded.")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(chapter)} feedback: {html.escape(student)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;line-height:1.5}}
-.box{{border-left:4px solid #D55E00;padding:.5rem 1rem;background:#fdf3ec}}</style></head>
-<body><h1>{html.escape(chapter)}: feedback for {html.escape(student)}</h1>
-<div class="box"><p><strong>{html.escape(what)}</strong></p>
-<p>Reason: {html.escape(reason)}</p>
-<p>Score: {score:g} of {max_score:g}.</p></div>
-<p>Check that you submitted the notebook you worked on, saved and named
-<code>{html.escape(chapter)}.ipynb</code>, that it opens in JupyterLab, and that
-<em>Kernel, Restart and Run All</em> finishes without errors. Then ask your instructor
-to grade it again.</p></body></html>
-"""
+    return render("failure.html.j2", student=student, chapter=chapter, what=what,
+                  reason=printable(reason), score=score, max_score=max_score)
+
+
+# -- student HTML, made inert ------------------------------------------------------------------
+#: What student HTML may keep in a feedback page: text structure, tables, images, links.
+#: No script, style, iframe, object, form or SVG element; no event handler or style
+#: attribute; links and images only to http(s), mailto and (images) embedded data.
+SAFE_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del",
+    "details", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5",
+    "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp",
+    "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th",
+    "thead", "tr", "u", "ul", "var"})
+SAFE_ATTRIBUTES = {"*": ["class", "id", "title", "align"], "a": ["href", "title", "name"],
+                   "img": ["src", "alt", "title", "width", "height"],
+                   "td": ["colspan", "rowspan", "align"], "th": ["colspan", "rowspan", "align",
+                                                                  "scope"],
+                   "ol": ["start"], "col": ["span"]}
+SAFE_PROTOCOLS = frozenset({"http", "https", "mailto", "data"})
+#: Output types a feedback page shows; the rest (JavaScript, widget views, other
+#: application/* types) is dropped. SVG is shown as an <img> (scripts in it never run).
+SAFE_MIMETYPES = ("text/plain", "text/html", "text/markdown", "text/latex", "image/png",
+                  "image/jpeg", "image/gif", "image/svg+xml")
+
+
+def safe_html(markup: str) -> str:
+    """``markup`` with everything but ``SAFE_TAGS``/``SAFE_ATTRIBUTES`` removed (bleach)."""
+    import bleach
+
+    return bleach.clean(markup, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES,
+                        protocols=SAFE_PROTOCOLS, strip=True, strip_comments=True)
+
+
+class SafeOutputs(NbGraderPreprocessor):
+    """Make every output of the notebook inert for the feedback page.
+
+    Outputs keep only ``SAFE_MIMETYPES``; ``text/html`` goes through ``safe_html``; an
+    output left with nothing to show says what was dropped. Widget state is dropped from
+    the notebook's metadata (the page would load the widget manager's scripts for it).
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict
+                   ) -> tuple[NotebookNode, ResourcesDict]:
+        nb.metadata.pop("widgets", None)
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        cell_index: int) -> tuple[NotebookNode, ResourcesDict]:
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if not isinstance(data, dict):
+                continue
+            kept = {k: v for k, v in data.items() if k in SAFE_MIMETYPES}
+            if "text/html" in kept:
+                html = kept["text/html"]
+                kept["text/html"] = safe_html("".join(html) if isinstance(html, list) else
+                                              str(html))
+            dropped = sorted(set(data) - set(kept))
+            if not kept:
+                kept["text/plain"] = f"[{', '.join(dropped)} output: not shown in feedback]"
+            output["data"] = kept
+            meta = output.get("metadata")
+            if isinstance(meta, dict):  # e.g. {"text/html": {"isolated": true}}: an iframe
+                output["metadata"] = {k: v for k, v in meta.items() if k in kept
+                                      and k != "text/html"}
+        return cell, resources
+
+
+class SafeFeedbackExporter(HTMLExporter):
+    """nbgrader's feedback exporter, made safe to open: markdown sanitised, a strict CSP.
+
+    Markdown (cells, ``text/markdown`` outputs, comments) is rendered as usual, then goes
+    through ``safe_html``; the page's ``<head>`` starts with ``pages.FEEDBACK_CSP``, so no
+    inline script or event handler runs even if one got through.
+    """
+
+    @pass_context
+    def markdown2html(self, context: Any, source: str) -> str:
+        return safe_html(super().markdown2html(context, source))
+
+    def from_notebook_node(self, nb: NotebookNode, resources: Any = None,
+                           **kw: Any) -> tuple[str, Any]:
+        html, resources = super().from_notebook_node(nb, resources, **kw)
+        return with_csp(html, FEEDBACK_CSP), resources
+
+
+def with_csp(html: str, policy: str) -> str:
+    """``html`` with a Content-Security-Policy ``<meta>`` as the first element of its head."""
+    meta = csp_meta(policy)
+    head = re.search(r"<head[^>]*>", html, re.I)
+    if head is None:
+        return f"<!DOCTYPE html><html><head>{meta}</head>" + re.sub(
+            r"^\s*<!DOCTYPE[^>]*>", "", html, flags=re.I)
+    return html[:head.end()] + "\n" + meta + html[head.end():]

@@ -84,8 +84,8 @@ def _is_number(text: str) -> bool:
     return text.strip().lower().lstrip("+-") not in ("inf", "infinity", "nan")
 
 
-def write_outputs(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]],
-                  root: Path) -> dict[str, Path]:
+def write_outputs(summary: RunSummary, gradebook_scores: dict[str, dict[str, float]]
+                  ) -> dict[str, Path]:
     """Write grades.csv, intake.csv and report.html into the run's folder; return their paths."""
     table = rows(summary, gradebook_scores)
     files = {"grades": summary.out_dir / "grades.csv", "intake": summary.out_dir / "intake.csv",
@@ -93,7 +93,7 @@ def write_outputs(summary: RunSummary, gradebook_scores: dict[str, dict[str, flo
              "manifest": summary.out_dir / "manifest.json"}
     write_grades_csv(files["grades"], table, summary.exercises)
     write_intake_csv(files["intake"], summary)
-    write_report(files["report"], summary, table, root)
+    write_report(files["report"], summary, table)
     return files
 
 

@@ -153,7 +153,7 @@ def run(
 
     from .outputs import write_outputs
 
-    summary.files = write_outputs(summary, scores(config, chapter), root)
+    summary.files = write_outputs(summary, scores(config, chapter))
     shutil.rmtree(out_dir / ".staging", ignore_errors=True)
     return summary
 

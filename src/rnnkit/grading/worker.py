@@ -277,8 +277,11 @@ def _feedback_exporter(key: str, config: Any, job: GradeJob) -> Any:
     if key not in _EXPORTERS:
         from nbgrader.converters import GenerateFeedback
 
+        from .feedback import SafeFeedbackExporter
+
         converter = _converter(GenerateFeedback, config, job)
-        exporter = converter.exporter_class(parent=converter, config=converter.config)
+        # GenerateFeedback's exporter (its HTMLExporter config applies), made safe to open
+        exporter = SafeFeedbackExporter(parent=converter, config=converter.config)
         for pp in converter.preprocessors:
             exporter.register_preprocessor(pp)
         _EXPORTERS.clear()
