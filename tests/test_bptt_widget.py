@@ -95,6 +95,10 @@ def test_describe_states_the_plotted_numbers() -> None:
     assert "vanishes" in text and "must shrink" in text
     big = describe(lag_run(hidden_jacobian_norms, 3.0, "tanh", "orthogonal-scaled"))
     assert "explodes" in big and "possible, not certain" in big
+    irnn = describe(lag_run(hidden_jacobian_norms, 1.0, "relu", "identity"))
+    assert "singular value is 1: the norm can never exceed 1" in irnn
+    random = describe(lag_run(hidden_jacobian_norms, 1.0, "tanh", "random"))
+    assert "no explosion is expected" in random and "does not promise vanishing" in random
 
 
 def test_reference_norms_match_the_test_implementation() -> None:

@@ -129,12 +129,16 @@ def describe(run: LagRun) -> str:
         parts.append(f"It explodes: above 1e8 from lag {above} on.")
     elif n[last] > 0:
         parts.append("Over this span it neither vanishes nor explodes.")
-    if run.sigma_max < 1:
+    if run.sigma_max < 1 - 1e-9:
         parts.append(f"The largest singular value {run.sigma_max:.2f} is below 1, so the gradient "
                      f"must shrink at least as fast as {run.sigma_max:.2f}**k (the dashed bound).")
+    elif run.sigma_max <= 1 + 1e-9:
+        parts.append("The largest singular value is 1: the norm can never exceed 1 (the dashed "
+                     "bound); whether it vanishes depends on the activation's slopes.")
     elif run.radius <= 1:
-        parts.append("The spectral radius is at most 1, so this gradient cannot explode; the "
-                     "largest singular value is above 1, so the bound does not promise vanishing.")
+        parts.append("The spectral radius is at most 1, so no explosion is expected (a radius "
+                     f"above 1 is necessary for it), but the largest singular value "
+                     f"{run.sigma_max:.2f} is above 1, so the bound does not promise vanishing.")
     else:
         parts.append("The spectral radius is above 1: explosion is possible, not certain "
                      "(saturating tanh units can still make the gradient vanish).")
