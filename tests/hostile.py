@@ -211,6 +211,18 @@ def _megabytes(root: Path) -> Files:
     return notebook(nb)
 
 
+def _output_flood(root: Path) -> Files:
+    """36 MB of printing over 40 cells (each under the cell cap) and a 12 MiB image
+    attached to a markdown cell: one student once left 181 MiB of graded notebook."""
+    nb = solved(root)
+    i = index_of(nb, "01_predict_autoregressive")
+    for k in range(40):
+        nb.cells.insert(i + 1 + k, nbformat.v4.new_code_cell('print("z" * 900_000)'))
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("![big](attachment:big.png)", attachments={
+        "big.png": {"image/png": "A" * (12 * 1024 * 1024)}}))
+    return notebook(nb)
+
+
 def _slow_notebook(root: Path) -> Files:
     nb = solved(root)
     i = index_of(nb, "01_predict_autoregressive")
@@ -547,6 +559,11 @@ HOSTILE_CASES: list[Case] = [
          lambda r: with_new_cell(r, "01_make_windows_tests", DEEP_SUM), 9, "graded",
          defence="the scan walks the syntax tree without recursion; a scan that fails anyway "
                  "is a flag, never a status or a score"),
+    Case("output_flood", "40 cells print 0.9 MB each (under the cell cap, 36 MB in all) and "
+         "a markdown cell carries a 12 MiB attachment", _output_flood, 9, "graded",
+         expected_report=frozenset({"truncated_notebook"}),
+         defence="HardenedExecute's notebook cap while it runs; the worker caps attachments "
+                 "and what is left afterwards (the student's row names the cap)"),
     Case("null_bytes_in_code", "a NUL character inside make_windows' source",
          lambda r: with_solution(r, "01_make_windows", "def make_\x00windows(series):\n    pass\n"),
          7, "graded"),

@@ -248,6 +248,8 @@ STUDENTS = {
                                   as_version=4),
     "gus": lambda: nbformat.reads(
         CASES_BY_NAME["deeply_nested_expression"].build(REPO)[NB].decode(), as_version=4),
+    "ivy": lambda: nbformat.reads(CASES_BY_NAME["output_flood"].build(REPO)[NB].decode(),
+                                  as_version=4),
 }
 
 
@@ -311,12 +313,26 @@ def test_grades_csv_and_summary(graded_class: tuple[Path, str]) -> None:
     got = {s: (r["status"], r["score"]) for s, r in rows.items()}
     assert got == {"alice": ("graded", "9"), "bob": ("graded", "7"), "carol": ("graded", "0"),
                    "dave": ("invalid", "0"), "erin": ("graded", "9"), "fay": ("graded", "9"),
-                   "gus": ("graded", "9")}  # gus: a 500-term sum once crashed the scan
+                   "gus": ("graded", "9"),  # gus: a 500-term sum once crashed the scan
+                   "ivy": ("graded", "9")}  # ivy: 48 MB of output, capped
     assert rows["gus"]["flags"] == "" and rows["gus"]["reason"] == ""
+    assert "over the notebook cap (8 MiB) while it ran" in rows["ivy"]["reason"]
+    assert "1 markdown attachment(s)" in rows["ivy"]["reason"]
     assert "not valid JSON" in rows["dave"]["reason"]
     assert "renamed" in rows["erin"]["reason"]
     assert rows["bob"]["01_encode"] == rows["bob"]["01_one_hot"] == "0"
-    assert "7 students (6 graded, 1 invalid)" in stdout
+    assert "8 students (7 graded, 1 invalid)" in stdout
+
+
+def test_what_one_student_leaves_is_capped(graded_class: tuple[Path, str]) -> None:
+    root = graded_class[0]
+    graded = root / "autograder" / "autograded" / "ivy" / CHAPTER / NB
+    page = root / "autograder" / "feedback" / "ivy" / CHAPTER / f"{CHAPTER}.html"
+    assert graded.stat().st_size < 9 * 1024**2 and page.stat().st_size < 10 * 1024**2
+    assert "cap of 8 MiB was dropped" in graded.read_text() or "bytes in this notebook dropped" \
+        in graded.read_text()
+    report = (root / "autograder" / "reports" / CHAPTER / "report.html").read_text()
+    assert "over the notebook cap (8 MiB) while it ran" in report
 
 
 def _hidden_lines() -> list[str]:

@@ -24,7 +24,8 @@ the student's code. Measured with plain nbgrader 0.9.6 (see ``tests/hostile.py``
    a test cell whose output lacks the token gets an error output, so it scores 0. The
    token is removed from the saved output and the cell's source is restored;
 3. ``execute_result`` outputs of test cells become ``display_data`` (no fake partial
-   credit), outputs beyond ``max_output_bytes`` per cell are dropped;
+   credit), outputs beyond ``max_output_bytes`` per cell or ``max_notebook_output_bytes``
+   per notebook are dropped;
 4. **recovery**: when the kernel dies or stops answering, the cell gets an error output,
    a new kernel replays the earlier non-test cells (skipping the ones that crashed) and
    grading goes on; after ``max_restarts`` restarts or when the whole-notebook clock
@@ -39,8 +40,9 @@ duplicated a solution or test cell (``KeyError: 'grade_id'``).
 
 What happened is written beside the notebook, in ``rnnkit-execution.json``
 (``EXECUTION_REPORT``): ``kernel_deaths``, ``wall_clock_expired``,
-``incomplete_tests``, ``not_run``, ``restarts``, ``truncated_cells``. The pipeline reads
-it with ``read_execution_report(folder)`` to tell the student and the instructor.
+``incomplete_tests``, ``not_run``, ``restarts``, ``truncated_cells``,
+``truncated_notebook``. The pipeline reads it with ``read_execution_report(folder)`` to
+tell the student and the instructor.
 
 These defences raise the bar for tricks in *student code*; they are not a security
 boundary against code that attacks the kernel's own machinery (``get_ipython()``,
@@ -70,6 +72,7 @@ from traitlets import Bool, Float, Int
 from traitlets.config import Config
 
 from .guard import CANONICAL, CHECK_MODULES
+from .model import MAX_CELL_OUTPUT_BYTES, MAX_NOTEBOOK_OUTPUT_BYTES
 from .sandbox import DEFAULT_LIMITS, SandboxLimits
 
 __all__ = [
@@ -129,8 +132,10 @@ class HardenedExecute(Execute):
     notebook_timeout = Float(DEFAULT_LIMITS.notebook_seconds,
                              help="Seconds for the whole notebook, restarts included.").tag(
                                  config=True)
-    max_output_bytes = Int(1_000_000, help="Output kept per cell; the rest is dropped.").tag(
-        config=True)
+    max_output_bytes = Int(MAX_CELL_OUTPUT_BYTES, help="Output kept per cell; the rest is "
+                           "dropped.").tag(config=True)
+    max_notebook_output_bytes = Int(MAX_NOTEBOOK_OUTPUT_BYTES, help="Output kept per notebook; "
+                                    "the rest is dropped.").tag(config=True)
     max_restarts = Int(3, help="Kernel restarts after deaths before giving up.").tag(config=True)
     guard = Bool(True, help="Install rnnkit.grading.guard in the kernel.").tag(config=True)
     write_report = Bool(True, help=f"Write {EXECUTION_REPORT} beside the notebook.").tag(
@@ -147,11 +152,13 @@ class HardenedExecute(Execute):
         self.skip_cells_with_tag = "rnnkit-never-skip-" + secrets.token_hex(16)
         self._token = "rnnkit-test-complete-" + secrets.token_hex(16)
         self._cell_bytes = 0
+        self._notebook_bytes = 0
         self._truncated = False
         self._token_seen = False
         self.report: dict[str, Any] = {
             "kernel_deaths": [], "wall_clock_expired": False, "incomplete_tests": [],
             "not_run": [], "restarts": 0, "truncated_cells": [], "guard_errors": [],
+            "truncated_notebook": False,
         }
         started = time.monotonic()
         self._deadline = started + self.notebook_timeout
@@ -308,14 +315,20 @@ class HardenedExecute(Execute):
         content = msg.get("content", {})
         if msg.get("msg_type") == "stream" and self._token in content.get("text", ""):
             self._token_seen = True
-        self._cell_bytes += len(json.dumps(content, default=str))
-        if self._cell_bytes > self.max_output_bytes:
+        size = len(json.dumps(content, default=str))
+        self._cell_bytes += size
+        self._notebook_bytes += size
+        over_notebook = self._notebook_bytes > self.max_notebook_output_bytes
+        if self._cell_bytes > self.max_output_bytes or over_notebook:
             if not self._truncated:
                 self._truncated = True
                 self.report["truncated_cells"].append(cell_index)
+                self.report["truncated_notebook"] |= over_notebook
+                limit, per = ((self.max_notebook_output_bytes, "in this notebook") if over_notebook
+                              else (self.max_output_bytes, "per cell"))
                 outs.append(NotebookNode(
                     output_type="stream", name="stdout",
-                    text=f"\n[rnnkit: output beyond {self.max_output_bytes} bytes dropped]\n"))
+                    text=f"\n[rnnkit: output beyond {limit} bytes {per} dropped]\n"))
             return None
         return super().output(outs, msg, display_id, cell_index)
 

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from .model import (
     Entry,
     GradeJob,
     GradeResult,
+    OutputCaps,
     RunSummary,
 )
 from .state import GRADER_VERSION, RunState, fingerprint
@@ -70,6 +71,7 @@ class GradeOptions:
     cell_timeout: int | None = None  # default: the course config's Execute.timeout
     memory_bytes: int | None = None  # default: the sandbox's
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    caps: OutputCaps = field(default_factory=OutputCaps)
     progress: bool = True
     feedback: bool = True
 
@@ -121,7 +123,7 @@ def run(
         student="", chapter=chapter, course_id=cd.course_id, notebooks={}, gradebook=snapshot,
         config=config, source_files=_source_files(root, chapter, config),
         reference=release.read_bytes() if release.is_file() else None,
-        time_limit=options.time_limit, feedback=options.feedback)
+        time_limit=options.time_limit, caps=options.caps, feedback=options.feedback)
     # the workers' private folders live here, so an interrupted run leaves nothing behind
     scratch = tempfile.mkdtemp(prefix="rnnkit-grade-")
     grading: Grading | None = None
@@ -228,6 +230,8 @@ def _config(root: Path, options: GradeOptions) -> Any:
             raise CourseError(str(err)) from None
         config.merge(sandbox_config(limits))
     config.merge(hardening_config(limits))
+    config.HardenedExecute.max_output_bytes = options.caps.cell_bytes
+    config.HardenedExecute.max_notebook_output_bytes = options.caps.notebook_bytes
     return config
 
 
@@ -245,7 +249,7 @@ def _assignment_key(cells: dict[str, Any], snapshot: Path, chapter: str, course_
     parts = [("cells", repr(cells).encode()), ("sources", repr(sources).encode()),
              ("nbgrader", nbgrader.__version__.encode()), ("grader", GRADER_VERSION.encode()),
              ("sandbox", str(options.sandbox).encode()),
-             ("limits", repr((options.time_limit, options.memory_bytes)).encode()),
+             ("limits", repr((options.time_limit, options.memory_bytes, options.caps)).encode()),
              ("execute", repr(sorted((k, repr(v)) for k, v in config.Execute.items()
                                      if k != "skip_cells_with_tag")).encode()),
              ("autograde", repr(config.Autograde.get("autograde_preprocessors", "")).encode())]

@@ -28,7 +28,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .model import BACKSTOP_SECONDS, GradeJob, GradeResult
+from .model import BACKSTOP_SECONDS, GradeJob, GradeResult, MiB
 
 
 def grade_one(job: GradeJob) -> GradeResult:
@@ -91,11 +91,43 @@ def _grade(job: GradeJob, work: Path, result: GradeResult, watchdog: _Watchdog) 
     if len(executed) < len(job.notebooks):
         result.status, result.reason = "error", log.cause() or "nbgrader produced no notebook"
         return
-    _read_scores(executed, result)
+    _cap_outputs(job, executed, result)
+    notebooks = _read_scores(executed, result)
     result.status = "graded"
-    _read_execution_report(graded_dir, result)
+    _read_execution_report(graded_dir, result, notebooks, job)
     if job.feedback:
         _feedback(job, config, course, result)
+        _cap_feedback(job, result)
+
+
+def _cap_outputs(job: GradeJob, executed: dict[str, Path], result: GradeResult) -> None:
+    """Apply the notebook and submission output caps to the executed notebooks, in place."""
+    import nbformat
+
+    from .caps import cap_notebook
+
+    budget = job.caps.submission_bytes
+    for name, path in executed.items():
+        limit = max(0, min(job.caps.notebook_bytes, budget))
+        if path.stat().st_size <= limit:  # outputs are part of the file: under the cap
+            budget -= path.stat().st_size
+            continue
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        capped = cap_notebook(nb, limit)
+        budget -= capped.after
+        if not capped.hit:
+            continue
+        path.write_text(nbformat.writes(nb), encoding="utf-8")
+        which = ("the notebook cap" if limit == job.caps.notebook_bytes
+                 else "what was left of the submission cap")
+        where = [*capped.cells[:6], *(["…"] if len(capped.cells) > 6 else [])]
+        if capped.attachments:
+            where.append(f"{capped.attachments} markdown attachment(s)")
+        if capped.widget_state:
+            where.append("widget state")
+        result.limits.append(
+            f"{name}: {capped.before / MiB:.1f} MiB of output, over {which} ({limit / MiB:g} "
+            f"MiB): dropped in {', '.join(where)}")
 
 
 def notebook_problem(data: bytes) -> str | None:
@@ -183,17 +215,21 @@ def _converter(cls: type, config: Any, job: GradeJob) -> Any:
     return cls(coursedir=coursedir, config=config, force=True)
 
 
-def _read_scores(executed: dict[str, Path], result: GradeResult) -> None:
-    """Scores the way nbgrader's SaveAutoGrades computes them, with each failure's message."""
+def _read_scores(executed: dict[str, Path], result: GradeResult) -> dict[str, Any]:
+    """Scores the way nbgrader's SaveAutoGrades computes them, with each failure's message.
+
+    Returns the executed notebooks, read (``name -> NotebookNode``).
+    """
     import nbformat
     from nbgrader import utils
 
     from .feedback import error_line, plain
 
+    notebooks = {}
     for name, path in executed.items():
         data = path.read_bytes()
         result.notebooks[name] = data
-        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        nb = notebooks[name] = nbformat.reads(data.decode("utf-8"), as_version=4)
         for cell in nb.cells:
             if not utils.is_grade(cell):
                 continue
@@ -202,13 +238,24 @@ def _read_scores(executed: dict[str, Path], result: GradeResult) -> None:
             result.scores[gid] = (float(got or 0.0), float(top))
             if got is not None and got < top and cell.cell_type == "code":
                 result.failures[gid] = _failure_message(cell, error_line, plain)
+    return notebooks
 
 
-def _read_execution_report(folder: Path, result: GradeResult) -> None:
-    """Notes (and the timeout status) from what the hardened executor recorded, if it ran."""
+def _read_execution_report(folder: Path, result: GradeResult, notebooks: dict[str, Any],
+                           job: GradeJob) -> None:
+    """Notes, limits hit (and the timeout status) from what the hardened executor recorded."""
+    from .caps import cell_label
     from .hardening import read_execution_report
 
     report = read_execution_report(folder) or {}
+    key = report.get("notebook")
+    nb = next((n for name, n in notebooks.items() if Path(name).stem == key), None)
+
+    def label(index: int) -> str:
+        if nb is not None and 0 <= index < len(nb.cells):
+            return cell_label(nb.cells[index], index)
+        return f"cell {index}"
+
     result.execution = {k: v for k, v in report.items() if k != "notebook"}
     for death in report.get("kernel_deaths", []):
         where = death.get("grade_id") or f"cell {death.get('cell')}"
@@ -219,8 +266,15 @@ def _read_execution_report(folder: Path, result: GradeResult) -> None:
         result.notes.append(f"{gid} did not run to its end (scored 0)")
     if report.get("not_run"):
         result.notes.append(f"tests not run: {', '.join(map(str, report['not_run']))}")
-    if report.get("truncated_cells"):
-        result.notes.append(f"output truncated in {len(report['truncated_cells'])} cell(s)")
+    truncated = [label(i) for i in report.get("truncated_cells", []) if isinstance(i, int)]
+    if truncated and report.get("truncated_notebook"):
+        result.limits.append(
+            f"output over the notebook cap ({job.caps.notebook_bytes / MiB:g} MiB) while it "
+            f"ran: dropped from {truncated[0]} on")
+    elif truncated:
+        shown = ", ".join(truncated[:6]) + (" …" if len(truncated) > 6 else "")
+        result.limits.append(f"output over the cell cap ({job.caps.cell_bytes / 1e6:g} MB) "
+                             f"dropped in {shown}")
     if report.get("wall_clock_expired"):
         result.status = "timeout"
         result.reason = "the whole-notebook time limit ran out; tests after it scored 0"
@@ -267,6 +321,25 @@ def _feedback(job: GradeJob, config: Any, course: Path, result: GradeResult) -> 
                 result.notes.append(f"no feedback page for {name}: {log.cause() or err}")
                 continue
             result.feedback[f"{stem}.html"] = html.encode("utf-8")
+
+
+def _cap_feedback(job: GradeJob, result: GradeResult) -> None:
+    """Keep what the submission hands back under its cap: past it, feedback pages (largest
+    first) become a short page that says so. Scores are unaffected."""
+    from .feedback import failure_page
+
+    total = sum(map(len, result.notebooks.values())) + sum(map(len, result.feedback.values()))
+    for name in sorted(result.feedback, key=lambda n: -len(result.feedback[n])):
+        if total <= job.caps.submission_bytes:
+            return
+        big = len(result.feedback[name])
+        reason = (f"the feedback page was {big / MiB:.1f} MiB, over the submission cap of "
+                  f"{job.caps.submission_bytes / MiB:g} MiB; your score is unaffected")
+        page = failure_page(job.student, job.chapter, "graded", reason,
+                            sum(top for _, top in result.scores.values()), result.score)
+        result.feedback[name] = page.encode("utf-8")
+        total += len(result.feedback[name]) - big
+        result.limits.append(f"{name}: {reason.split(';')[0]}: replaced by a short page")
 
 
 _EXPORTERS: dict[str, Any] = {}
