@@ -405,6 +405,25 @@ def test_rerun_is_idempotent_and_student_regrades_one(graded_class: tuple[Path, 
     assert after["bob"]["scores"] == before["bob"]["scores"] and _gradebook(root) == book
 
 
+def test_cells_that_hit_the_timeout_are_named_in_the_students_row(tmp_path: Path) -> None:
+    root = _course(tmp_path / "course")
+    nb = _solution()
+    solution = next(c for c in nb.cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id") == "01_make_windows")
+    solution.source = "def make_windows(series, window, horizon=1):\n    while True:\n        pass"
+    nb.cells.insert(2, nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(0.1)"))
+    submit(root, "tim", CHAPTER, nb)
+    run(root, GradeOptions(CHAPTER, sandbox=SANDBOX, progress=False, cell_timeout=3, workers=1),
+        echo=lambda _: None)
+    folder = root / "autograder" / "reports" / CHAPTER
+    row = _csv(folder / "grades.csv")["tim"]
+    assert (row["status"], row["score"]) == ("graded", "7"), row["reason"]
+    assert "01_make_windows_tests hit the cell timeout (3 s): interrupted" in row["reason"]
+    assert "cell 2 (`import time`) hit the cell timeout (3 s)" in row["reason"]
+    report = html.unescape((folder / "report.html").read_text())
+    assert "01_make_windows_tests hit the cell timeout (3 s): interrupted" in report
+
+
 def _sigint_as_in_a_terminal() -> None:
     """Run in the child before exec: Ctrl-C's default action, whatever the test runner's.
 

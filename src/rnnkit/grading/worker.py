@@ -257,9 +257,20 @@ def _read_execution_report(folder: Path, result: GradeResult, notebooks: dict[st
         return f"cell {index}"
 
     result.execution = {k: v for k, v in report.items() if k != "notebook"}
+    cell_seconds = job.config.Execute.get("timeout")
+    after = f" ({cell_seconds:g} s)" if isinstance(cell_seconds, (int, float)) else ""
+    timed_out = _timed_out_cells(notebooks, job)
     for death in report.get("kernel_deaths", []):
-        where = death.get("grade_id") or f"cell {death.get('cell')}"
-        result.notes.append(f"kernel stopped in {where}: {death.get('reason')}")
+        index = death.get("cell")
+        where = label(index) if isinstance(index, int) else str(death.get("grade_id") or "?")
+        if "cell timeout" in str(death.get("reason", "")):
+            timed_out.pop(where, None)
+            result.limits.append(f"{where} ran past the cell timeout{after} and ignored the "
+                                 "interrupt: its kernel was replaced")
+        else:
+            result.notes.append(f"kernel stopped in {where}: {death.get('reason')}")
+    for where, line in timed_out.items():
+        result.limits.append(f"{where}{line} hit the cell timeout{after}: interrupted")
     if report.get("restarts"):
         result.notes.append(f"kernel restarted {report['restarts']} time(s)")
     for gid in report.get("incomplete_tests", []):
@@ -278,6 +289,30 @@ def _read_execution_report(folder: Path, result: GradeResult, notebooks: dict[st
     if report.get("wall_clock_expired"):
         result.status = "timeout"
         result.reason = "the whole-notebook time limit ran out; tests after it scored 0"
+        result.limits.append(f"the whole-notebook limit ({job.time_limit:g} s) ran out")
+
+
+def _timed_out_cells(notebooks: dict[str, Any], job: GradeJob) -> dict[str, str]:
+    """``{cell: " (`first line`)"}`` for each cell interrupted at the cell timeout.
+
+    nbgrader's ``Execute`` gives such a cell the error output of its ``error_on_timeout``
+    (``CellTimeoutError``) after interrupting the kernel.
+    """
+    from .caps import cell_label
+
+    ename = (job.config.Execute.get("error_on_timeout") or {}).get("ename", "CellTimeoutError")
+    found: dict[str, str] = {}
+    for nb in notebooks.values():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or not any(
+                    o.get("output_type") == "error" and o.get("ename") == ename
+                    for o in cell.get("outputs", [])):
+                continue
+            label = cell_label(cell, index)
+            first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+            shown = first if len(first) <= 40 else first[:39] + "…"
+            found[label] = "" if label != f"cell {index}" or not shown else f" (`{shown}`)"
+    return found
 
 
 def _failure_message(cell: Any, error_line: Any, plain: Any) -> str:
