@@ -24,8 +24,9 @@ from .model import GradeJob, GradeResult
 ExecutorFactory = Callable[[int], cf.Executor]
 #: Modules the worker processes import once (forkserver preload), not once per worker.
 PRELOAD = ["rnnkit.grading.worker", "rnnkit.grading.feedback", "rnnkit.kernelclient",
-           "rnnkit.grading.hardening", "nbgrader.converters", "nbgrader.preprocessors",
-           "nbconvert.exporters", "rnnkit.grading.warmup"]
+           "rnnkit.grading.hardening", "rnnkit.grading.caps", "rnnkit.grading.integrity",
+           "nbgrader.converters", "nbgrader.preprocessors", "nbconvert.exporters", "bleach",
+           "rnnkit.grading.warmup"]
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -4,7 +4,8 @@
 (executor.py); importing this module last makes the server also do what each worker's
 first submission would otherwise do on its own: import matplotlib (the sandbox copies
 its font list), and render a small notebook to HTML the way the feedback page is made,
-which compiles pygments', jinja's, mistune's and the HTML parser's regular expressions
+which compiles pygments', jinja's, mistune's and the HTML parser's regular expressions,
+and sanitise a little HTML the way feedback pages are (bleach's html5lib parser)
 (module- and class-level caches that forked workers inherit). Measured on chapter 01:
 a worker's first submission cost about 1 s more CPU than the next ones without it.
 
@@ -25,6 +26,10 @@ def warm_up() -> None:
         _matplotlib_font_cache()
     with contextlib.suppress(Exception):
         _render_sample_page()
+    with contextlib.suppress(Exception):  # bleach's html5lib parser, for feedback pages
+        from .feedback import safe_html
+
+        safe_html("<p>a <b>table</b>:</p><table><tr><td>1</td></tr></table><script></script>")
 
 
 def _render_sample_page() -> None:
