@@ -246,6 +246,22 @@ def test_no_entry_of_a_zip_stops_the_batch(tmp_path: Path) -> None:
     assert [r.taken for r in intake.records if "twice" in r.path].count(True) == 1
 
 
+def test_a_zip_in_nbgrader_layout_with_unsafe_and_linked_entries(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "submitted.zip", [
+        (f"alice/{CHAPTER}/{NB}", NOTEBOOK_JSON), ("../escape.ipynb", NOTEBOOK_JSON),
+        ("/etc/cron.d/x", b"* * * * * root true"),
+        (_info(f"bob/{CHAPTER}", stat.S_IFLNK | 0o777), b"/etc"),
+        (f"carol/{CHAPTER}/{LONG}{NB}", NOTEBOOK_JSON)])
+    intake = collect(archive, CHAPTER, [NB], staging=tmp_path / "staging")
+    assert intake.naming == "nbgrader"
+    assert set(intake.submissions) == {"alice", "bob", "carol"}
+    assert "symbolic link" in intake.submissions["bob"].problem
+    assert intake.submissions["carol"].notebooks  # renamed, its long name no problem
+    reasons = {r.path.split("!/", 1)[1]: r.reason for r in intake.left_out}
+    assert "unsafe path" in reasons["../escape.ipynb"] and "unsafe" in reasons["/etc/cron.d/x"]
+    assert len(intake.records) == 5 and not (tmp_path / "escape.ipynb").exists()
+
+
 def test_entries_past_the_archive_limit_are_summed_up(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from rnnkit.grading import intake as intake_mod

@@ -215,7 +215,11 @@ def _collect_nbgrader(entries: list[SourceEntry], chapter: str, notebooks: list[
     for e in entries:
         by_top.setdefault(e.parts[0], []).append(e)
     for name, group in sorted(by_top.items()):
-        head = next(e for e in group if e.rel == name)
+        head = next((e for e in group if e.rel == name), None)
+        if head is None:  # entries with no folder of their own (unsafe paths in a zip)
+            for e in group:
+                intake.note(prefix + e.rel, None, False, e.problem or "not in a folder")
+            continue
         if head.kind != "dir":
             intake.note(prefix + name, None, False,
                         head.problem or "not in a <student>/<chapter>/ folder")
