@@ -755,6 +755,8 @@ def char_lm_experiment(CharRNN: type, CharLSTM: type, ngram_counts: Callable[...
     b = choose_budget().lm if budget is None else budget
     dev = default_device() if device is None else torch.device(device)
     d = char_data() if data is None else data
+    with torch.no_grad():  # an unfinished CharLSTM fails here, not after the CharRNN trained
+        CharLSTM(d.vocab_size, 2)(torch.zeros(1, 2, dtype=torch.int64))
     test = held_out_text(b.test_chars) if data is None else HeldOutText(d.test[:b.test_chars]
                                                                          if b.test_chars
                                                                          else d.test)
@@ -857,7 +859,8 @@ class SunspotResult:
         k = int(self.horizons[-1])
         return [("one year ahead, the autoregressive model and the LSTM both beat persistence",
                  ar < persist and lstm < persist),
-                ("one year ahead, the linear autoregressive model beats the LSTM", ar < lstm),
+                ("one year ahead, the LSTM and the linear autoregressive model are within 10% "
+                 "of each other: neither clearly wins", abs(lstm - ar) < 0.1 * ar),
                 (f"every model's error grows from 1 to {k} years ahead (errors compound)",
                  all(v[-1] > v[0] for v in self.rmse_by_horizon.values())),
                 (f"{k} years ahead, the autoregressive model beats the LSTM",
