@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from . import reference
 
 __all__ = ["Choice", "choose", "use_earlier"]
@@ -66,6 +64,8 @@ def _run(source: str, namespace: dict[str, Any]) -> None:
 
 def _student(path: Path, chapter: str, names: tuple[str, ...]) -> dict[str, Any | str]:
     """``name -> the student's object``, or ``name -> why it cannot be used``."""
+    import nbformat  # here only: ~2 s of imports that grading kernels never need
+
     if not path.is_file():
         return dict.fromkeys(names, f"there is no {path.as_posix()} here to take yours from")
     try:

@@ -13,8 +13,10 @@ import ast
 import importlib
 import re
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:  # nbformat (with jsonschema) costs ~2 s to import: kernels do not need it
+    import nbformat
 
 __all__ = ["load", "module_name", "render"]
 
