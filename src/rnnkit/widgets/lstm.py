@@ -206,7 +206,8 @@ def lstm_gate_explorer(
     def slider(value: float, label: str) -> Any:
         return widgets.FloatSlider(value=value, min=-8.0, max=8.0, step=0.5, description=label,
                                    continuous_update=False, readout_format="+.1f",
-                                   style={"description_width": "initial"})
+                                   style={"description_width": "150px"},
+                                   layout=widgets.Layout(width="480px"))
 
     forget = slider(forget_bias, "forget gate bias b_f")
     inputs = slider(input_bias, "input gate bias b_i")
