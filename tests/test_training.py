@@ -47,14 +47,39 @@ def test_progress_outside_a_notebook_prints_fixed_lines_to_stdout_only(capsys) -
     assert all(line.endswith("s elapsed)") for line in lines)
 
 
-def test_progress_widget_updates_the_bar_and_writes_nothing_to_stderr(capsys) -> None:
-    bar = Progress(10, "widget", widget=True, every_s=0.0)
+class FakeHandle:
+    """What IPython's display(..., display_id=True) returns: the last bundle shown."""
+
+    def __init__(self, bundle):
+        self.shown = [bundle]
+
+    def update(self, bundle, raw=False):
+        assert raw
+        self.shown.append(bundle)
+
+
+def test_progress_in_a_notebook_redraws_one_output_in_place(monkeypatch, capsys) -> None:
+    import IPython.display
+
+    handles = []
+
+    def fake_display(bundle, raw=False, display_id=False):
+        assert raw and display_id
+        handles.append(FakeHandle(bundle))
+        return handles[-1]
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    bar = Progress(10, "live", live=True, every_s=0.0)
     bar.update(3, loss=0.5)
-    assert bar._bar.value == 3 and "3/10 steps, loss 0.5" in bar._text.value
     bar.close("finished")
-    assert bar._bar.value == 10 and bar._bar.bar_style == "success"
-    assert "finished" in bar._text.value
-    assert capsys.readouterr().err == ""
+    assert len(handles) == 1  # one output, updated in place
+    first, mid, last = handles[0].shown[0], handles[0].shown[1], handles[0].shown[-1]
+    assert '<progress value="0" max="10"' in first["text/html"]
+    assert '<progress value="3" max="10"' in mid["text/html"]
+    assert mid["text/plain"].startswith("live: 3/10 steps, loss 0.5 (")
+    assert '<progress value="10" max="10"' in last["text/html"] and "finished" in last["text/plain"]
+    assert "var(--jp-content-font-color1" in last["text/html"]  # readable in light and dark
+    assert capsys.readouterr() == ("", "")
 
 
 def test_silent_progress_shows_nothing(capsys) -> None:

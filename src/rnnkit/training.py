@@ -4,9 +4,11 @@ Everything the chapter's experiments share lives here, so that the notebook (wit
 student's own functions) and :func:`run_chapter06_experiments` (headless, with rnnkit's
 reference functions, for example on a GPU machine without Jupyter) run **the same code**:
 
-* :func:`progress`: a progress display that renders in JupyterLab (an ipywidgets bar with
-  a live status line) and falls back to plain stdout lines elsewhere. It never writes
-  to stderr (nbgrader scores a test cell with stderr 0; text tqdm writes there).
+* :func:`progress`: a progress display that renders in JupyterLab (a progress bar and a
+  status line, redrawn in place) and falls back to plain stdout lines elsewhere. It
+  never writes to stderr (nbgrader scores a test cell with stderr 0; text tqdm writes
+  there), and it is not an interactive widget (nothing to click, nothing for a saved
+  notebook to lose).
 * :class:`Budget` and :func:`choose_budget`: the step budgets of the experiments:
   ``"grading"`` when ``NBGRADER_EXECUTION`` is set (a whole submission in seconds),
   ``"default"`` for students on a laptop CPU, ``"gpu"`` for a longer run, ``"smoke"``
@@ -63,9 +65,8 @@ __all__ = [
 # --------------------------------------------------------------------------- progress
 
 def in_notebook() -> bool:
-    """Whether code runs in a Jupyter kernel that can show widgets."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
+    """Whether code runs in a Jupyter kernel, whose front end can redraw an output in place."""
+    if sys.modules.get("IPython") is None:
         return False
     try:
         from IPython import get_ipython
@@ -73,13 +74,7 @@ def in_notebook() -> bool:
         ip = get_ipython()
     except Exception:  # pragma: no cover - IPython half-installed
         return False
-    if ip is None or type(ip).__name__ != "ZMQInteractiveShell":
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:  # pragma: no cover - ipywidgets is a course dependency
-        return False
-    return True
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
 
 class Progress:
@@ -87,12 +82,15 @@ class Progress:
 
     ``update(n, **info)`` advances by ``n`` steps; ``info`` (for example
     ``loss=0.12``) is shown beside the count. ``close(summary)`` shows the final line.
-    In a notebook it is an ipywidgets bar and a status line, redrawn at most every
-    ``every_s`` seconds; elsewhere it prints a line to stdout at 0, 25, 50, 75 and 100 %
-    of the steps (the same lines every run, with the elapsed time at the end).
+    In a notebook (``live``) it is one output, a progress bar and a status line, redrawn
+    in place at most every ``every_s`` seconds (an HTML display updated by its display
+    id: it renders in JupyterLab, in the classic notebook and in saved notebooks, and
+    is not an interactive widget). Elsewhere it prints a line to stdout at 0, 25, 50,
+    75 and 100 % of the steps (the same lines every run, the elapsed time at the end).
+    Nothing ever goes to stderr.
     """
 
-    def __init__(self, total: int, label: str, *, widget: bool | None = None,
+    def __init__(self, total: int, label: str, *, live: bool | None = None,
                  every_s: float = 0.25, stream: Any = None) -> None:
         if total < 0:
             raise ValueError(f"total must be >= 0; got {total}")
@@ -107,19 +105,14 @@ class Progress:
         self._marks = sorted({0, *(round(self.total * q / 4) for q in (1, 2, 3, 4))})
         self._next_mark = 0
         self.closed = False
-        self.widget = in_notebook() if widget is None else widget
-        if self.widget:
-            import ipywidgets as widgets
+        self.live = in_notebook() if live is None else live
+        self._handle: Any = None
+        if self.live:
             from IPython.display import display
 
-            self._bar = widgets.IntProgress(value=0, min=0, max=max(self.total, 1),
-                                            description=label,
-                                            style={"description_width": "initial"},
-                                            layout=widgets.Layout(width="45%"))
-            self._text = widgets.HTML(value="")
-            self.box = widgets.HBox([self._bar, self._text])
-            display(self.box)
-        self._emit(force=True)
+            self._handle = display(self._bundle(), raw=True, display_id=True)
+        else:
+            self._emit(force=True)
 
     @property
     def seconds(self) -> float:
@@ -131,12 +124,24 @@ class Progress:
         parts += [f"{k} {_fmt(v)}" for k, v in self.info.items()]
         return ", ".join(parts)
 
+    def _bundle(self, text: str | None = None, done: bool = False) -> dict[str, str]:
+        """The output: HTML (a bar and the status, in the theme's colours) and plain text."""
+        line = f"{self.label}: {text if text is not None else self._status()} " \
+               f"({self.seconds:.1f} s)"
+        value = self.total if done else min(self.count, self.total)
+        bar = (f'<progress value="{value}" max="{max(self.total, 1)}" '
+               'style="width: 16em; vertical-align: middle;"></progress>')
+        mark = " &#10003;" if done else ""
+        body = (f'<div class="rnnkit-progress" style="font-family: var(--jp-code-font-family, '
+                'monospace); color: var(--jp-content-font-color1, #111);">'
+                f"{bar} {html.escape(line)}{mark}</div>")
+        return {"text/html": body, "text/plain": line}
+
     def _emit(self, force: bool = False) -> None:
-        if self.widget:
+        if self.live:
             now = time.perf_counter()
             if force or now - self._last_draw >= self.every_s or self.count >= self.total:
-                self._bar.value = min(self.count, self._bar.max)
-                self._text.value = html.escape(f"{self._status()} ({self.seconds:.1f} s)")
+                self._handle.update(self._bundle(), raw=True)
                 self._last_draw = now
             return
         while self._next_mark < len(self._marks) and self.count >= self._marks[self._next_mark]:
@@ -151,20 +156,17 @@ class Progress:
         self._emit()
 
     def close(self, summary: str | None = None) -> None:
-        """The final state: the bar full (green) and ``summary`` (or the last status)."""
+        """The final state: the bar full and ``summary`` (or the last status)."""
         if self.closed:
             return
         self.closed = True
-        text = summary if summary is not None else self._status()
-        if self.widget:
-            self._bar.value = self._bar.max
-            self._bar.bar_style = "success"
-            self._text.value = html.escape(f"{text} ({self.seconds:.1f} s)")
-        else:
-            self._next_mark = len(self._marks)
-            if summary is not None:
-                print(f"{self.label}: {summary} ({self.seconds:.1f} s elapsed)",
-                      file=self.stream, flush=True)
+        if self.live:
+            self._handle.update(self._bundle(summary, done=True), raw=True)
+            return
+        self._next_mark = len(self._marks)
+        if summary is not None:
+            print(f"{self.label}: {summary} ({self.seconds:.1f} s elapsed)", file=self.stream,
+                  flush=True)
 
     def __enter__(self) -> Progress:
         return self
@@ -180,7 +182,7 @@ class _Silent(Progress):
         self.total, self.label, self.count, self.info = int(total), label, 0, {}
         self.start = time.perf_counter()
         self.closed = False
-        self.widget = False
+        self.live = False
 
     def _emit(self, force: bool = False) -> None:
         return
@@ -190,7 +192,7 @@ class _Silent(Progress):
 
 
 def progress(total: int, label: str, show: bool = True, **kwargs: Any) -> Progress:
-    """A :class:`Progress` for ``total`` steps: a widget in JupyterLab, stdout lines elsewhere."""
+    """A :class:`Progress` for ``total`` steps: live in a notebook, stdout lines elsewhere."""
     return Progress(total, label, **kwargs) if show else _Silent(total, label)
 
 
@@ -878,10 +880,10 @@ class SunspotResult:
                  f"{b.split_year - b.valid_years}-{b.split_year - 1}, then trained on all years "
                  f"before {b.split_year}",
                  "",
-                 f"{'model':<34}{'1 step':>8}{f'{k} steps':>10}{'parameters':>12}"
+                 f"{'model':<42}{'1 step':>8}{f'{k} steps':>10}{'parameters':>12}"
                  f"{'seconds':>9}"]
         for name in self.rmse_one_step:
-            lines.append(f"{name:<34}{self.rmse_one_step[name]:>8.1f}"
+            lines.append(f"{name:<42}{self.rmse_one_step[name]:>8.1f}"
                          f"{self.rmse_by_horizon[name][-1]:>10.1f}"
                          f"{self.parameters.get(name, 0):>12,}{self.seconds.get(name, 0.0):>9.2f}")
         if len(self.lstm_seed_rmse) > 1:
