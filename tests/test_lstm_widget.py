@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from rnnkit.widgets import lstm_gate_explorer
-from rnnkit.widgets.lstm import TOY_VOCAB, draw_toy, run_toy, toy_inputs, toy_lstm_weights
+from rnnkit.widgets.lstm import (
+    TOY_VOCAB,
+    draw_toy,
+    latch_gradient,
+    run_toy,
+    toy_inputs,
+    toy_lstm_weights,
+)
 
 
 def sigmoid(z):
@@ -85,6 +92,13 @@ def test_toy_run_matches_pytorch() -> None:
     np.testing.assert_allclose(run.h, out[0, :, 0].numpy(), atol=1e-12)
     np.testing.assert_allclose(run.c[-1], c_n.item(), atol=1e-12)
     np.testing.assert_allclose(run.gradient_to_start[1:], np.cumprod(run.f[1:]))
+
+
+def test_the_latch_holds_its_bit_but_not_its_gradient() -> None:
+    grad = latch_gradient("axyzzyxzyxzy=")
+    assert grad[0] == 1.0 and grad.shape == (13,)
+    np.testing.assert_allclose(grad[-1], np.prod(grad[1:] / grad[:-1]))
+    assert 0.1 < grad[1] < 0.2 and grad[-1] < 1e-8  # about 0.17 per step
 
 
 def test_toy_inputs_reject_unknown_symbols() -> None:

@@ -8,7 +8,8 @@ gate holds the cell state, and the output gate opens at ``=``. The explorer runs
 LSTM through the student's ``lstm_gates``, ``lstm_cell_update`` and ``lstm_output``, and
 lets the three gate biases move, so the memory can be seen to hold, fade or be
 overwritten. It also plots the gradient that reaches step 0 through the cell state,
-d c_t / d c_0 = f_1 f_2 ... f_t, against the same product for a forget bias of 0.
+d c_t / d c_0 = f_1 f_2 ... f_t, against the same product for a forget bias of 0 and
+against chapter 3's one-unit tanh latch, an RNN that holds the same bit.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 from ..plotting import OKABE_ITO
 from ._common import NotReady, call_student, error_message, message_html
 
-__all__ = ["TOY_VOCAB", "ToyRun", "lstm_gate_explorer", "run_toy", "toy_lstm_weights"]
+__all__ = ["TOY_VOCAB", "ToyRun", "latch_gradient", "lstm_gate_explorer", "run_toy",
+           "toy_lstm_weights"]
 
 #: The symbols of chapter 02's long-range task, in the order of the one-hot inputs.
 TOY_VOCAB = ("\n", "=", "a", "b", "x", "y", "z")
@@ -131,6 +133,23 @@ def run_toy(lstm_gates: Callable[..., Any], lstm_cell_update: Callable[..., Any]
     return ToyRun(text, *(np.array(rows[k]) for k in ("i", "f", "g", "o", "c", "h")))
 
 
+def latch_gradient(text: str) -> np.ndarray:
+    """d h_t / d h_0 of chapter 3's one-unit tanh latch reading ``text``: the RNN's counterpart.
+
+    The latch is h_t = tanh(4 x_a - 4 x_b + 2 h_{t-1}) from h = 0 (``a`` sets it, ``b`` resets
+    it, the other symbols leave it alone); its gradient along the line is the running
+    product of 2 (1 - h_t^2), t = 1 .. T-1, which dies out even while the latch holds its bit.
+    """
+    xs = toy_inputs(text)
+    drive = 4.0 * (xs[:, TOY_VOCAB.index("a")] - xs[:, TOY_VOCAB.index("b")])
+    h, factors = 0.0, []
+    for t, d in enumerate(drive):
+        h = float(np.tanh(d + 2.0 * h))
+        if t > 0:
+            factors.append(2.0 * (1.0 - h * h))
+    return np.concatenate([[1.0], np.cumprod(factors)])
+
+
 def _label(ch: str) -> str:
     return {"\n": "↵"}.get(ch, ch)
 
@@ -161,9 +180,11 @@ def draw_toy(run: ToyRun, title: str = "") -> Any:
     ax3.semilogy(steps, np.maximum(grad, 1e-300), marker="o", color=OKABE_ITO["orange"],
                  label="this LSTM: f1·f2···ft")
     ax3.semilogy(steps, 0.5 ** steps, linestyle="--", color=OKABE_ITO["black"],
-                 label="forget bias 0: 0.5^t")
-    ax3.set(title="Gradient reaching step 0 through c", xlabel="time step t",
-            ylabel="d c_t / d c_0 (log scale)")
+                 label="LSTM, forget bias 0: 0.5^t")
+    ax3.semilogy(steps, np.maximum(latch_gradient(run.text), 1e-300), marker="s",
+                 color=OKABE_ITO["vermillion"], label="tanh RNN latch (ch. 3): d h_t / d h_0")
+    ax3.set(title="Gradient reaching step 0", xlabel="time step t",
+            ylabel="d state_t / d state_0 (log scale)")
     ax3.legend(loc="lower left", fontsize="small")
     fig.tight_layout()
     return fig
