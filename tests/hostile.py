@@ -300,6 +300,10 @@ EXFILTRATE = '''def decode(indices, itos):
     caller = inspect.stack()[1].frame.f_globals
     print(caller.get("_ih", [""])[-1])
     indices = np.asarray(indices)
+    if indices.ndim != 1:
+        raise ValueError(f"indices must be 1-D; got shape {indices.shape}")
+    if indices.size and (indices.min() < 0 or indices.max() >= len(itos)):
+        raise ValueError(f"indices must lie in [0, {len(itos)}); got {indices.min()}..")
     return "".join(itos[int(i)] for i in indices)
 '''
 

@@ -336,8 +336,9 @@ def test_what_one_student_leaves_is_capped(graded_class: tuple[Path, str]) -> No
 
 
 def _hidden_lines() -> list[str]:
-    """The distinctive lines of chapter 01's hidden tests."""
-    lines, inside = [], False
+    """The distinctive lines of chapter 01's hidden tests (not also written elsewhere: a
+    line a visible test or a solution has too is no secret)."""
+    hidden, shown, inside = [], set(), False
     for cell in _solution().cells:
         for line in cell.source.splitlines():
             if "BEGIN HIDDEN TESTS" in line:
@@ -345,7 +346,10 @@ def _hidden_lines() -> list[str]:
             elif "END HIDDEN TESTS" in line:
                 inside = False
             elif inside and len(line.strip()) >= 25:
-                lines.append(line.strip())
+                hidden.append(line.strip())
+            else:
+                shown.add(line.strip())
+    lines = [line for line in hidden if line not in shown]
     assert len(lines) > 20
     return lines
 

@@ -142,10 +142,17 @@ RELEASED = sorted(p.parent.name for p in (REPO / "course").glob("*/*.ipynb")
 
 @pytest.mark.parametrize("chapter", RELEASED)
 def test_chapter_notebooks_are_clean(chapter: str) -> None:
-    """A solved chapter, scanned as rnnkit grade scans it (the release as the reference, so
-    instructor cells that read NBGRADER_EXECUTION are skipped), has no flag."""
+    """What an honest student hands in (the release with the solutions filled in), scanned
+    as rnnkit grade scans it (the release as the reference, so instructor cells, which may
+    read NBGRADER_EXECUTION, are skipped), has no flag: the solutions are clean code."""
     release = REPO / "course" / chapter / f"{chapter}.ipynb"
-    nb = nbformat.read(REPO / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(
+        REPO / "solutions" / chapter / f"{chapter}.ipynb", as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = answers[cell.metadata["nbgrader"]["grade_id"]]
     assert scan_notebook(nb, reference=release) == []
 
 
