@@ -255,3 +255,34 @@ def test_the_command_line_runs_the_headless_experiments(tmp_path) -> None:
     assert training.main(["--budget", "smoke", "--out", str(tmp_path), "--device", "cpu",
                           "--no-figures"]) == 0
     assert (tmp_path / "06_examples-smoke-cpu.md").is_file()
+
+
+def test_rnnkit_experiments_runs_them_too(tmp_path) -> None:
+    from rnnkit.cli import main
+
+    assert main(["experiments", "06", "--budget", "smoke", "--out", str(tmp_path), "--device",
+                 "cpu", "--no-figures"]) == 0
+    assert (tmp_path / "06_examples-smoke-cpu.json").is_file()
+    assert main(["experiments", "05", "--budget", "smoke"]) == 2
+
+
+def test_the_headless_run_needs_no_jupyter_packages(tmp_path) -> None:
+    # a GPU machine may have torch and numpy only: the experiments must not import nbformat
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('nbformat', 'nbclient', 'IPython', 'ipywidgets',\n"
+            "                                  'nbgrader', 'matplotlib'):\n"
+            "            raise ImportError(name + ' is blocked')\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "from rnnkit.training import run_chapter06_experiments\n"
+            f"run_chapter06_experiments('smoke', {str(tmp_path)!r}, device='cpu', show=True,\n"
+            "                          figures=False)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""
+    assert (tmp_path / "06_examples-smoke-cpu.md").is_file()

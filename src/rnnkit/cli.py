@@ -86,6 +86,16 @@ def cmd_execute(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_experiments(args: argparse.Namespace, extra: list[str]) -> int:
+    from .training import main as run_experiments
+
+    if args.chapter not in ("06", "06_examples"):
+        raise CourseError(f"only chapter 06 has headless experiments; got {args.chapter!r}")
+    return run_experiments(["--budget", args.budget, "--out", args.out]
+                           + (["--device", args.device] if args.device else [])
+                           + (["--no-figures"] if args.no_figures else []))
+
+
 def cmd_grade(args: argparse.Namespace, extra: list[str]) -> int:
     from .grading.pipeline import GradeOptions, run
 
@@ -149,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     exe = sub.add_parser("execute", help="re-run solution notebooks in place (saved outputs)")
     exe.add_argument("chapters", nargs="*", help="chapter ids or numbers (default: all)")
     exe.set_defaults(func=cmd_execute, passthrough=False)
+
+    exp = sub.add_parser("experiments", help="run chapter 06's experiments headless and write "
+                                             "the results table (python -m rnnkit.training)")
+    exp.add_argument("chapter", help="06")
+    exp.add_argument("--budget", default="gpu", choices=["smoke", "grading", "default", "gpu"])
+    exp.add_argument("--out", default="results", help="folder for the tables and figures")
+    exp.add_argument("--device", help="default: rnnkit.device() (CUDA, then MPS, then CPU)")
+    exp.add_argument("--no-figures", action="store_true")
+    exp.set_defaults(func=cmd_experiments, passthrough=False)
 
     val = sub.add_parser("validate", help="solutions pass their tests; releases fail them")
     val.add_argument("chapters", nargs="*", help="chapter ids or numbers (default: all)")

@@ -166,7 +166,9 @@ def evaluate_char_model(model: Any, held: HeldOutText | str, stoi: Mapping[str, 
                 if lo >= x.shape[1]:
                     continue
                 y = targets[start + lo:start + x.shape[1]]
-                scores = logits[0, lo:].double()
+                scores = logits[0, lo:]
+                # float64 sums (Apple's MPS has no float64: float32 there)
+                scores = scores.float() if scores.device.type == "mps" else scores.double()
                 total += float(F.cross_entropy(scores, y, reduction="sum"))
     finally:
         model.train(was_training)
@@ -220,7 +222,7 @@ def sample_chars(model: Any, stoi: Mapping[str, int], itos: Sequence[str], promp
         with torch.no_grad():
             logits, state = model(idx, None)
             for _ in range(length):
-                p = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=-1)
+                p = torch.softmax(logits[0, -1].cpu().double() / temperature, dim=-1)
                 nxt = int(torch.multinomial(p, 1, generator=generator))
                 out.append(itos[nxt])
                 logits, state = model(torch.tensor([[nxt]], device=dev), state)

@@ -507,7 +507,7 @@ def adding_experiment(adding_problem_batch: Callable[..., Any], SequenceRegresso
             with torch.no_grad():
                 pred = model(test_x.to(dev))
                 pred = pred[0] if isinstance(pred, tuple) else pred
-                mse = float(torch.mean((pred.double().cpu() - test_y.double()) ** 2))
+                mse = float(torch.mean((pred.cpu().double() - test_y.double()) ** 2))
             bar.close(f"held-out MSE {_mse(mse)}")
             runs.append(AddingRun(cell, seed, mse, seconds, b.steps, count_parameters(model),
                                   [float(v) for v in losses]))
@@ -961,7 +961,7 @@ def sunspot_experiment(SequenceRegressor: type, train_steps: Callable[..., list[
             out = model(x.to(next(model.parameters()).device))
             out = out[0] if isinstance(out, tuple) else out
         model.train()
-        return out.double().cpu().numpy().reshape(-1) * sd + mu
+        return out.cpu().double().numpy().reshape(-1) * sd + mu
 
     models, chosen = [], {}
     start = time.perf_counter()
@@ -1060,12 +1060,33 @@ def plot_sunspots(result: SunspotResult) -> Any:
 
 # --------------------------------------------------------------------------- headless runner
 
+def _reference_module(chapter: str) -> Any:
+    """The generated reference module of ``chapter`` (``rnnkit/reference/chNN_slug.py``).
+
+    Loaded from its file, without importing ``rnnkit.reference`` itself (which needs
+    nbformat): the headless run needs only torch and numpy, for a GPU machine without
+    Jupyter.
+    """
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "reference" / f"ch{chapter}.py"
+    if not path.is_file():
+        raise ValueError(f"rnnkit has no reference for chapter {chapter!r} ({path} is "
+                         "missing): run `rnnkit release` to generate it")
+    name = f"rnnkit._reference_ch{chapter}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _reference_impl() -> dict[str, Any]:
     """rnnkit's reference functions for every name the experiments train (see rnnkit.reference)."""
-    from . import reference
-
-    ch01, ch02 = reference.load("01_sequences"), reference.load("02_markov_chains")
-    ch03, ch06 = reference.load("03_rnn"), reference.load("06_examples")
+    ch01, ch02 = _reference_module("01_sequences"), _reference_module("02_markov_chains")
+    ch03, ch06 = _reference_module("03_rnn"), _reference_module("06_examples")
     return {"adding_problem_batch": ch06.adding_problem_batch,
             "SequenceRegressor": ch06.SequenceRegressor, "CharLSTM": ch06.CharLSTM,
             "train_steps": ch06.train_steps, "CharRNN": ch03.CharRNN,

@@ -38,7 +38,7 @@ def next_char_probabilities(model: Any, prompt: str, stoi: Mapping[str, int],
     model.eval()
     try:
         with torch.no_grad():
-            logits = model(idx)[0][0, -1].double().cpu()
+            logits = model(idx)[0][0, -1].cpu().double()
     finally:
         model.train(was_training)
     return torch.softmax(logits / temperature, dim=-1).numpy()
