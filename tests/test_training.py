@@ -279,10 +279,11 @@ def test_the_headless_run_needs_no_jupyter_packages(tmp_path) -> None:
             "            raise ImportError(name + ' is blocked')\n"
             "sys.meta_path.insert(0, Block())\n"
             "from rnnkit.training import run_chapter06_experiments\n"
-            f"run_chapter06_experiments('smoke', {str(tmp_path)!r}, device='cpu', show=True,\n"
-            "                          figures=False)\n")
+            f"run_chapter06_experiments('smoke', {str(tmp_path)!r}, device='cpu', show=True)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stderr == ""
+    assert "matplotlib is not installed: no figures written" in done.stdout
     assert (tmp_path / "06_examples-smoke-cpu.md").is_file()
+    assert not list(tmp_path.glob("*.png"))

@@ -1168,8 +1168,11 @@ def run_chapter06_experiments(budget: str | Budget = "gpu", out: Path | str = "r
     (out / f"{stem}.json").write_text(json.dumps(_json_ready(data), indent=1) + "\n",
                                       encoding="utf-8")
     if figures:
-        import matplotlib
-
+        try:
+            import matplotlib
+        except ImportError:  # a bare GPU machine: the tables are written, the figures not
+            print("matplotlib is not installed: no figures written", flush=True)
+            return _json_ready(data)
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
