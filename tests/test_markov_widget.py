@@ -8,6 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from rnnkit.datasets import load_shakespeare
+from rnnkit.lm_eval import WARMUP, char_vocab, evaluate_markov, held_out_text, markov_text
 from rnnkit.widgets import markov_widget
 from rnnkit.widgets.markov import (
     char_label,
@@ -83,6 +85,14 @@ def test_evaluate_order_matches_a_direct_computation() -> None:
     assert result.unseen == pytest.approx(unseen_fraction(counts, held, 2)) and result.unseen > 0
 
 
+def test_transition_matrix_uses_counts_it_is_given() -> None:
+    text = "abracadabra " * 30
+    chars, matrix = transition_matrix(todo, next_char_distribution, text, corpus_vocab(text),
+                                      top=3, alpha=0.0, counts=ngram_counts(text, 1))
+    assert chars == ["a", "b", "r"]
+    np.testing.assert_allclose(matrix[1], [0.0, 0.0, 1.0])
+
+
 def test_transition_matrix_rows_are_order_one_probabilities() -> None:
     text = "abracadabra " * 30
     vocab = corpus_vocab(text)
@@ -155,5 +165,43 @@ def test_widget_counts_and_scores_only_max_chars_characters() -> None:
 
     box = markov_widget(counting, next_char_distribution, sample_markov, scoring, order=2,
                         sample_length=20, max_chars=3_000)
-    assert seen and all(n == 3_000 for n in seen), seen
+    # counted: 3,000 training characters; scored: the 3,000 held-out characters after the
+    # course's warm-up of 8, which bits_per_char gets with order = 2 characters of context
+    assert seen == [3_000, 3_000 - WARMUP + 2, 3_000], seen
     assert "in 3,000 training characters" in box.children[1].value
+    assert f"Held-out ({3_000 - WARMUP:,} characters" in box.children[1].value
+
+
+def test_widget_reuses_the_chapters_counts_and_scores() -> None:
+    calls = []
+
+    def counting(text, order):
+        calls.append(("count", order))
+        return ngram_counts(text, order)
+
+    def scoring(counts, vocab, text, alpha=1.0):
+        calls.append(("score", len(text)))
+        return bits_per_char(counts, vocab, text, alpha)
+
+    train = load_shakespeare()[0][:2_000]
+    given = {k: ngram_counts(train, k) for k in (1, 2)}
+    box = markov_widget(counting, next_char_distribution, sample_markov, scoring, order=2,
+                        alpha=0.1, sample_length=20, max_chars=500, train_chars=2_000,
+                        counts=given, scores={(2, 0.1): 3.25})
+    assert calls == [], "the widget counted or scored again what the chapter gave it"
+    status = box.children[1].value
+    assert "<b>3.250 bits per character</b>, perplexity 9.5" in status
+    assert f"<b>{len(given[2]):,}</b> distinct contexts in 2,000 training characters" in status
+    box.children[0].children[0].value = 3  # an order the chapter did not count
+    assert calls == [("count", 3), ("score", 500 - WARMUP + 3)]
+
+
+def test_evaluate_order_scores_held_out_text_the_course_way() -> None:
+    train = load_shakespeare()[0][:5_000]
+    held = held_out_text(400)
+    vocab = char_vocab()
+    result = evaluate_order(ngram_counts, bits_per_char, train, held, vocab, order=3, alpha=0.1)
+    counts = ngram_counts(train, 3)
+    assert result.held_out_bits == pytest.approx(
+        evaluate_markov(bits_per_char, counts, vocab, held, 0.1).bits)
+    assert result.unseen == pytest.approx(unseen_fraction(counts, markov_text(held, 3), 3))

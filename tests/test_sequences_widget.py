@@ -7,7 +7,7 @@ import pytest
 
 from rnnkit.datasets import load_sunspots
 from rnnkit.widgets import NotReady, call_student, sunspot_window_widget
-from rnnkit.widgets.sequences import evaluate_window
+from rnnkit.widgets.sequences import baselines, evaluate_window
 
 
 def make_windows(series, window, horizon=1):
@@ -39,6 +39,19 @@ def test_a_window_beats_the_mean() -> None:
     result = evaluate_window(make_windows, fit, predict, window=10)
     assert result.test_years[0] == 1900
     assert result.rmse < 0.5 * result.baseline_rmse
+
+
+def test_baselines_are_one_number_for_every_window() -> None:
+    # the chapter prints the same two numbers: the mean of 1700-1899 and next year = this year
+    years, numbers = load_sunspots()
+    truth = numbers[years >= 1900]
+    mean = np.sqrt(np.mean((numbers[years < 1900].mean() - truth) ** 2))
+    persistence = np.sqrt(np.mean((numbers[np.flatnonzero(years >= 1900) - 1] - truth) ** 2))
+    assert baselines() == pytest.approx((mean, persistence))
+    assert round(mean, 1) == 50.1 and round(persistence, 1) == 28.6
+    for window in (1, 10, 40):
+        result = evaluate_window(make_windows, fit, predict, window=window)
+        assert (result.baseline_rmse, result.persistence_rmse) == pytest.approx((mean, persistence))
 
 
 def test_not_ready_names_the_function() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import load_shakespeare
+from ..lm_eval import HeldOutText, evaluate_markov, held_out_text, markov_text
 from ..plotting import SEQUENTIAL_CMAP
 from ._common import NotReady, call_student, error_message, message_html
 
@@ -52,17 +53,30 @@ def evaluate_order(
     ngram_counts: Callable[..., Any],
     bits_per_char: Callable[..., Any],
     train: str,
-    held_out: str,
+    held_out: str | HeldOutText,
     vocab: Sequence[str],
     order: int,
     alpha: float,
     counts: dict[str, Any] | None = None,
 ) -> OrderResult:
-    """Count on ``train`` (unless ``counts`` is given) and measure held-out bits per character."""
+    """Count on ``train`` (unless ``counts`` is given) and measure held-out bits per character.
+
+    ``held_out`` as a :class:`rnnkit.lm_eval.HeldOutText` is scored the course's way (the
+    characters after its warm-up, as chapters 3 and 6 score their models); as a string,
+    ``bits_per_char`` scores it as it is.
+    """
     if counts is None:
         counts = call_student(ngram_counts, train, order)
-    bits = float(call_student(bits_per_char, counts, list(vocab), held_out, alpha))
-    return OrderResult(order, alpha, len(counts), bits, unseen_fraction(counts, held_out, order))
+    if isinstance(held_out, HeldOutText):
+        try:
+            bits = evaluate_markov(bits_per_char, counts, list(vocab), held_out, alpha).bits
+        except NotImplementedError as err:
+            raise NotReady(getattr(bits_per_char, "__name__", "bits_per_char")) from err
+        text = markov_text(held_out, order)
+    else:
+        bits = call_student(bits_per_char, counts, list(vocab), held_out, alpha)
+        text = held_out
+    return OrderResult(order, alpha, len(counts), float(bits), unseen_fraction(counts, text, order))
 
 
 def transition_matrix(
@@ -72,14 +86,17 @@ def transition_matrix(
     vocab: Sequence[str],
     top: int = 20,
     alpha: float = 0.01,
+    counts: dict[str, Any] | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """Order-1 probabilities ``P[i, j] = p(chars[j] | chars[i])`` among the ``top`` commonest chars.
 
     Rows are the full next-character distributions restricted to those columns, so a row sums
-    to less than 1 by the probability of the characters left out.
+    to less than 1 by the probability of the characters left out. ``counts``: the order-1
+    counts of ``text`` when they are already there (``ngram_counts`` is then not called).
     """
     chars = [ch for ch, _ in Counter(text).most_common(top)]
-    counts = call_student(ngram_counts, text, 1)
+    if counts is None:
+        counts = call_student(ngram_counts, text, 1)
     columns = [list(vocab).index(ch) for ch in chars]
     rows = [np.asarray(call_student(next_char_distribution, counts, ch, list(vocab), alpha),
                        dtype=float)[columns] for ch in chars]
@@ -112,13 +129,20 @@ def markov_widget(
     seed_text: str = "\n",
     sample_length: int = 300,
     max_chars: int | None = None,
+    train_chars: int | None = None,
+    counts: dict[int, dict[str, Any]] | None = None,
+    scores: dict[tuple[int, float], float] | None = None,
 ) -> Any:
     """Order, temperature and smoothing controls over a Shakespeare chain, and its heatmap.
 
     Shows a sample, held-out bits per character, the number of distinct contexts and the
-    share of held-out positions whose context was never seen in training. ``max_chars``
-    keeps only the first that many characters of the training and of the held-out text
-    (the chapter passes a small number while nbgrader grades it).
+    share of held-out positions whose context was never seen in training. The held-out
+    text is :func:`rnnkit.lm_eval.held_out_text` (its first ``max_chars`` characters, or
+    all), scored as every chapter scores its models. The training text is its first
+    ``train_chars`` characters (default ``max_chars``; the chapter passes small numbers
+    while nbgrader grades it). ``counts`` (order -> counts of that training text) and
+    ``scores`` ((order, alpha) -> held-out bits) are what the chapter has already
+    computed: the widget reuses them instead of counting and scoring again.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -126,7 +150,9 @@ def markov_widget(
 
     train, held_out = load_shakespeare()
     vocab = corpus_vocab(train, held_out)
-    train, held_out = train[:max_chars], held_out[:max_chars]
+    train = train[:max_chars if train_chars is None else train_chars]
+    held = held_out_text(max_chars)
+    given = dict(counts or {})
     style = {"description_width": "initial"}
     order_slider = widgets.IntSlider(value=order, min=0, max=max_order, step=1,
                                      description="order k", continuous_update=False, style=style)
@@ -141,9 +167,12 @@ def markov_widget(
     heatmap = widgets.Output()
     counts_cache: dict[int, dict[str, Any]] = {}
     results: dict[tuple[int, float], OrderResult] = {}
+    known = dict(scores or {})
     draws = {"seed": 0}
 
     def counts_for(k: int) -> dict[str, Any]:
+        if k in given:
+            return given[k]
         if k not in counts_cache:
             if len(counts_cache) >= 2:  # high-order counts take ~100 MB: keep the last two
                 counts_cache.pop(next(iter(counts_cache)))
@@ -162,8 +191,12 @@ def markov_widget(
         try:
             counts = counts_for(k)
             if (k, a) not in results:
-                results[k, a] = evaluate_order(ngram_counts, bits_per_char, train, held_out,
-                                               vocab, k, a, counts)
+                if (k, a) in known:
+                    results[k, a] = OrderResult(k, a, len(counts), float(known[k, a]),
+                                                unseen_fraction(counts, markov_text(held, k), k))
+                else:
+                    results[k, a] = evaluate_order(ngram_counts, bits_per_char, train, held,
+                                                   vocab, k, a, counts)
             text = call_student(sample_markov, counts, vocab, seed_text, sample_length,
                                 np.random.default_rng(draws["seed"]), a,
                                 float(temp_slider.value))
@@ -176,8 +209,10 @@ def markov_widget(
             f"Order <b>{k}</b>: <b>{r.n_contexts:,}</b> distinct contexts in "
             f"{len(train):,} training characters (of {possible:,.0f} possible); "
             f"{100 * r.unseen:.1f}% of held-out positions have a context never seen in "
-            f"training. Held-out: <b>{r.held_out_bits:.3f} bits per character</b> "
-            f"(a uniform guess costs {np.log2(len(vocab)):.2f}).")
+            f"training. Held-out ({held.n_scored:,} characters, scored as in every chapter): "
+            f"<b>{r.held_out_bits:.3f} bits per character</b>, perplexity "
+            f"{2 ** r.held_out_bits:.1f} (a uniform guess costs {np.log2(len(vocab)):.2f} bits, "
+            f"perplexity {len(vocab)}).")
         sample_box.value = (
             f"<b>Sample</b> (temperature {float(temp_slider.value):.1f}, "
             f"{sample_length} characters):<pre style='white-space: pre-wrap'>"
@@ -186,7 +221,7 @@ def markov_widget(
     def draw_heatmap() -> None:
         try:
             chars, matrix = transition_matrix(ngram_counts, next_char_distribution, train, vocab,
-                                              alpha=float(alpha_box.value))
+                                              alpha=float(alpha_box.value), counts=given.get(1))
         except Exception as err:
             show_error(err)
             return

@@ -23,6 +23,22 @@ class WindowResult:
     test_pred: np.ndarray
     rmse: float
     baseline_rmse: float
+    persistence_rmse: float
+
+
+def baselines(split_year: int = 1900) -> tuple[float, float]:
+    """RMSE on the years from ``split_year`` on of the two forecasts that need no model.
+
+    ``(mean, persistence)``: always predicting the mean of the years before ``split_year``,
+    and predicting that next year equals this year. They do not depend on the window: the
+    chapter computes them the same way and prints the same numbers.
+    """
+    years, series = load_sunspots()
+    fitted = years < split_year
+    truth = series[~fitted]
+    mean = float(np.sqrt(np.mean((series[fitted].mean() - truth) ** 2)))
+    persistence = float(np.sqrt(np.mean((series[np.flatnonzero(~fitted) - 1] - truth) ** 2)))
+    return mean, persistence
 
 
 def evaluate_window(
@@ -42,8 +58,8 @@ def evaluate_window(
     pred = np.asarray(call_student(predict_autoregressive, X[~train], w), dtype=float)
     truth = y[~train]
     rmse = float(np.sqrt(np.mean((pred - truth) ** 2)))
-    baseline = float(np.sqrt(np.mean((y[train].mean() - truth) ** 2)))
-    return WindowResult(window, target_years[~train], truth, pred, rmse, baseline)
+    mean, persistence = baselines(split_year)
+    return WindowResult(window, target_years[~train], truth, pred, rmse, mean, persistence)
 
 
 def sunspot_window_widget(
@@ -86,7 +102,8 @@ def sunspot_window_widget(
             return
         status.value = message_html(
             f"Window of <b>{w}</b> years: held-out RMSE <b>{result.rmse:.1f}</b> "
-            f"(predicting the training mean gives {result.baseline_rmse:.1f}). "
+            f"(persistence, next year = this year, gives {result.persistence_rmse:.1f}; "
+            f"predicting the training mean {result.baseline_rmse:.1f}). "
             f"The model sees only the last {w} years; the ~11-year solar cycle needs "
             "about a full cycle to be visible.")
         with out:
