@@ -17,7 +17,7 @@ lab: $(STAMP)  ## launch JupyterLab on the student notebooks (course/)
 
 test: $(STAMP)  ## lint, then every test: units, notebooks (nbval), release sync, grading
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
