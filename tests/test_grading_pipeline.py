@@ -449,7 +449,8 @@ def test_an_interrupted_run_resumes(tmp_path: Path) -> None:
     cmd = [RNNKIT, "grade", "01", "--workers", "1", "--no-progress", *SANDBOX_ARGS]
     runtime_dirs = set(Path(tempfile.gettempdir()).glob("rk-*"))
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=_sigint_as_in_a_terminal)
+                            text=True, preexec_fn=_sigint_as_in_a_terminal,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     manifest = root / "autograder" / "reports" / CHAPTER / "manifest.json"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:
@@ -457,7 +458,12 @@ def test_an_interrupted_run_resumes(tmp_path: Path) -> None:
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # say where it hangs: faulthandler dumps every thread
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=60)
+        pytest.fail(f"rnnkit grade still running 120 s after Ctrl-C; its threads:\n{err[-8000:]}")
     assert proc.returncode == 130, err[-2000:]
     # the killed kernel's sockets and log lived in the run's scratch folder, now removed
     assert set(Path(tempfile.gettempdir()).glob("rk-*")) <= runtime_dirs

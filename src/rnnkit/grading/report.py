@@ -21,6 +21,7 @@ from ..plotting import OKABE_ITO
 from .model import (
     NOT_GRADED,
     RAN,
+    STATUSES,
     RunSummary,
     StudentRow,
     exercise_name,
@@ -134,6 +135,9 @@ def _shorten(text: str, n: int) -> str:
 
 
 # -- the page ------------------------------------------------------------------------------------
+_ORDER = {status: i for i, status in enumerate((*STATUSES, NOT_GRADED))}
+
+
 def write_report(path: Path, summary: RunSummary, table: list[StudentRow]) -> None:
     """Render the class report (``pages.py``'s ``report.html.j2``) to ``path``."""
     exercises = summary.exercises
@@ -177,7 +181,8 @@ def write_report(path: Path, summary: RunSummary, table: list[StudentRow]) -> No
         generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         source=str(summary.intake.source), naming=summary.intake.naming,
         sandbox=summary.sandbox, table=rows, review=review, figures=figures,
-        statuses=sorted(statuses.items()), failures=failures, max_score=max_score,
+        statuses=sorted(statuses.items(), key=lambda kv: _ORDER.get(kv[0], len(_ORDER))),
+        failures=failures, max_score=max_score,
         mean=statistics.fmean(scored) if scored else 0.0,
         median=statistics.median(scored) if scored else 0.0,
         counts={"graded": statuses.get("graded", 0),
