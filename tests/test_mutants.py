@@ -37,7 +37,9 @@ class Outcome:
 
     @property
     def named(self) -> bool:
-        return self.error is not None and self.mutant.message.lower() in self.error.lower()
+        """The error contains the words that name the mistake (never for a known gap)."""
+        return (self.error is not None and self.mutant.named
+                and self.mutant.message.lower() in self.error.lower())
 
 
 def _graded_ids(nb: nbformat.NotebookNode) -> list[str]:
