@@ -43,3 +43,11 @@ def error_message(func_name: str, err: Exception) -> str:
         "Run the visible tests for it to find out what is wrong.",
         kind="error",
     )
+
+
+def value_error_html(func_name: str, err: ValueError) -> str:
+    """A ``ValueError``: a problem with the text typed in (unknown characters, empty), or a
+    student's bug in ``func_name``."""
+    if "vocabulary" in str(err) or "empty" in str(err):
+        return message_html(html.escape(str(err)), kind="error")
+    return error_message(func_name, err)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..plotting import OKABE_ITO
-from ._common import NotReady, error_message, message_html
+from ._common import NotReady, error_message, message_html, value_error_html
 
 __all__ = ["next_char_probabilities", "temperature_widget"]
 
@@ -116,10 +116,7 @@ def temperature_widget(model: Any, stoi: Mapping[str, int], itos: Sequence[str],
             out.clear_output()
             return
         except ValueError as err:
-            if "vocabulary" in str(err) or "empty" in str(err):
-                status.value = message_html(html.escape(str(err)), kind="error")
-            else:
-                status.value = error_message("the model", err)
+            status.value = value_error_html("the model", err)
             text.value = ""
             out.clear_output()
             return

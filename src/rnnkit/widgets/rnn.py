@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..plotting import DIVERGING_CMAP, OKABE_ITO
-from ._common import NotReady, call_student, error_message, message_html
+from ._common import NotReady, call_student, error_message, message_html, value_error_html
 
 __all__ = ["UnrolledText", "char_rnn_weights", "unroll_text", "unrolled_rnn_widget"]
 
@@ -219,10 +219,7 @@ def unrolled_rnn_widget(
             out.clear_output()
             return
         except ValueError as err:
-            if "vocabulary" in str(err) or "empty" in str(err):
-                status.value = message_html(html.escape(str(err)), kind="error")
-            else:
-                status.value = error_message("rnn_step", err)
+            status.value = value_error_html("rnn_step", err)
             out.clear_output()
             return
         except Exception as err:  # a student's bug: name it, keep the widget alive
