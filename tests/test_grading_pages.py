@@ -10,6 +10,8 @@ Policy alone stops inline scripts and event handlers.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -133,24 +135,38 @@ def test_report_escapes_what_students_control(tmp_path: Path) -> None:
 
 
 # -- in a browser --------------------------------------------------------------------------------
-def _title_in_chromium(tmp_path: Path, page: str) -> str:
-    from playwright.sync_api import sync_playwright
+_TITLE_SCRIPT = """
+import sys
+from playwright.sync_api import sync_playwright
+with sync_playwright() as pw:
+    browser = pw.chromium.launch(executable_path=sys.argv[1], headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"])
+    try:
+        tab = browser.new_page()
+        tab.goto(sys.argv[2])
+        tab.wait_for_timeout(300)
+        if tab.locator("#jslink").count():
+            tab.locator("#jslink").first.click()
+            tab.wait_for_timeout(200)
+        print(tab.title())
+    finally:
+        browser.close()
+"""
 
+
+def _title_in_chromium(tmp_path: Path, page: str) -> str:
+    """The page's title after it ran in headless Chromium (a payload sets it to "pwned...").
+
+    Chromium runs from its own process: the browser tests' Playwright session may already
+    be running in this one, and Playwright's sync API cannot be nested.
+    """
     path = tmp_path / "page.html"
     path.write_text(page, encoding="utf-8")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
-        try:
-            tab = browser.new_page()
-            tab.goto(path.as_uri())
-            tab.wait_for_timeout(300)
-            if tab.locator("#jslink").count():
-                tab.locator("#jslink").first.click()
-                tab.wait_for_timeout(200)
-            return tab.title()
-        finally:
-            browser.close()
+    done = subprocess.run([sys.executable, "-c", _TITLE_SCRIPT, str(CHROMIUM), path.as_uri()],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
 
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs /usr/bin/chromium")
