@@ -96,7 +96,7 @@ def test_huge_output_is_cut(tmp_path: Path) -> None:
     outs, report = run(tmp_path, [graded_cell("print('x' * 2_000_000)\nassert True")],
                        max_output_bytes=50_000)
     text = "".join(o.get("text", "") for o in outs[0])
-    assert len(text) < 100_000 and "output beyond 50000 bytes dropped" in text
+    assert len(text) < 100_000 and "output beyond 50000 bytes per cell dropped" in text
     assert errors(outs[0]) == []
     assert report["truncated_cells"] == [0]
 
