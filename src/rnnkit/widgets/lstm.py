@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..plotting import OKABE_ITO
-from ._common import NotReady, call_student, error_message, message_html
+from ._common import NotReady, call_student, error_message, message_html, value_error_html
 
 __all__ = ["TOY_VOCAB", "ToyRun", "latch_gradient", "lstm_gate_explorer", "run_toy",
            "toy_lstm_weights"]
@@ -247,10 +247,7 @@ def lstm_gate_explorer(
             out.clear_output()
             return
         except ValueError as err:
-            if "toy vocabulary" in str(err) or "empty" in str(err):
-                status.value = message_html(html.escape(str(err)), kind="error")
-            else:
-                status.value = error_message("lstm_gates, lstm_cell_update or lstm_output", err)
+            status.value = value_error_html("lstm_gates, lstm_cell_update or lstm_output", err)
             out.clear_output()
             return
         except Exception as err:  # a student's bug: name it, keep the widget alive
