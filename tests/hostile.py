@@ -71,6 +71,7 @@ class Case:
     escape_paths: tuple[str, ...] = ()
     feedback_must_not_contain: str = ""
     plain_score: float | None = None
+    in_kernel_score: float | None = None  # with HardenedExecute but tests in the kernel
     defence: str = ""  # which layer gives the expected outcome
     slow: bool = False  # waits for a timeout or a clock (10-60 s with TEST_LIMITS)
 
@@ -399,6 +400,84 @@ SNIFF_SABOTAGE = '''def one_hot(indices, vocab_size):
 '''
 
 
+# -- attacks on the tests themselves (issue #14): each fooled in-kernel tests; the judge runs
+# the tests in a process of its own, so none of them reaches a check
+CODE_SWAP = '''import rnnkit.checks, rnnkit.checks_oracle
+def _noop(*args, **kwargs):
+    return None
+for _module in (rnnkit.checks, rnnkit.checks_oracle):
+    for _name in dir(_module):
+        _f = getattr(_module, _name)
+        if (_name.startswith("check_") or _name == "_fail") and hasattr(_f, "__code__") \
+                and not _f.__code__.co_freevars:
+            try:
+                _f.__code__ = _noop.__code__
+            except (TypeError, ValueError):
+                pass
+'''
+
+CODE_SWAP_HEX = f"exec(bytes.fromhex({CODE_SWAP.encode().hex()!r}).decode())\n"
+
+REWRITE_TESTS = '''def _no_checks(lines):
+    if any("call_checked" in line or "check_" in line for line in lines):
+        return [line for line in lines if line.startswith(("import", "from", "print("))]
+    return lines
+get_ipython().input_transformers_cleanup.append(_no_checks)
+'''
+
+CLEAR_GUARD = '''import sys
+for _name in list(sys.modules):
+    if _name.startswith("rnnkit.grading"):
+        _mod = sys.modules[_name]
+        if hasattr(_mod, "_modules"):
+            _mod._modules.clear()
+            _mod.restore = lambda: []
+np.allclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+import rnnkit.checks, rnnkit.checks_oracle
+rnnkit.checks._fail = lambda *a, **k: None
+'''
+
+GLOBALS_DURING_CALL = '''def make_windows(series, window, horizon=1):
+    def _ok(*args, **kwargs):
+        return args[1] if len(args) > 1 and callable(args[1]) is False and not kwargs else None
+    globals().update(check_close=_ok, check_close_or_diagnose=_ok, check_equal=_ok,
+                     check_type=_ok, check_raises=_ok, check_shape=_ok, check_dtype=_ok)
+    import rnnkit.checks, rnnkit.checks_oracle
+    rnnkit.checks._fail = lambda *a, **k: None
+    rnnkit.checks_oracle.call_checked = lambda f, *a, call="", hint="", **k: f(*a, **k)
+    n = len(series) - window - horizon + 1
+    if window > len(series):
+        raise ValueError(f"the series is too short for window={window}")
+    return np.zeros((n, window)), np.zeros(n)
+'''
+
+READ_OWN_NOTEBOOK = '''import glob, json
+for _path in glob.glob("*.ipynb") + glob.glob("../*/*.ipynb") + glob.glob(".*/*.ipynb"):
+    try:
+        for _cell in json.load(open(_path))["cells"]:
+            _src = "".join(_cell["source"])
+            if "_window" + "_mistakes" in _src:  # a helper of make_windows' hidden tests
+                print("HIDDEN TESTS READ FROM DISK:", _src)
+    except (OSError, ValueError, KeyError):
+        pass
+'''
+
+FORGED_REPLIES = '''import rnnkit.judge.serve as _serve
+import json as _json
+_real_handle = _serve.handle
+def _forged(request):
+    # replies that try to be code, not data: a reference to os.system, a pickle, a bare NaN
+    if "fit_autoregressive" in request:
+        return _json.dumps({"ok": True, "value": {"$": "ref", "module": "os", "name": "system"},
+                            "writeback": {}})
+    if "predict_autoregressive" in request:
+        return "cos\\nsystem\\n(S'echo pwned'\\ntR."
+    return _real_handle(request)
+_serve.handle = _forged
+'''
+
+
 DEEP_SUM = "total = " + " + ".join(["1"] * 500) + "\nassert total == 500"
 
 
@@ -494,8 +573,9 @@ HOSTILE_CASES: list[Case] = [
          "cell into `pass`", lambda r: appended(r, "01_make_windows", BLANK_CELLS,
                                                unsolved=("01_make_windows",)),
          0, "flagged", frozenset({"kernel_internals"}), plain_score=9,
-         expected_report=frozenset({"incomplete_tests"}),
-         defence="completion sentinel: no test cell reached its end"),
+         defence="the tests run in the judge, which the transformer never sees; the "
+                 "unsolved and blanked solutions fail there (in-kernel: the completion "
+                 "sentinel)"),
     Case("sys_exit", "decode calls sys.exit(1)",
          lambda r: with_solution(r, "01_decode", _func("decode", "import sys\nsys.exit(1)")),
          8, "flagged", frozenset({"process_exit"})),
@@ -557,7 +637,40 @@ HOSTILE_CASES: list[Case] = [
          "included) from its caller's frame", lambda r: with_solution(r, "01_decode", EXFILTRATE),
          9, "flagged", frozenset({"introspection"}),
          feedback_must_not_contain="winter of our discontent",
-         defence="feedback must show test cells' errors only (pipeline)"),
+         forbidden_output="winter of our discontent",
+         defence="the test cell runs in the judge: decode's caller is the judge's relay, whose "
+                 "frames hold no test source"),
+    Case("code_swap_checks", "make_windows wrong; its cell swaps the __code__ of every "
+         "rnnkit.checks helper for a no-op", lambda r: with_solution(
+             r, "01_make_windows", WRONG_MAKE_WINDOWS + "\n" + CODE_SWAP), 7, "flagged",
+         frozenset({"introspection"}), in_kernel_score=9, defence="the judge's checks are its own"),
+    Case("code_swap_hex", "make_windows wrong; the same __code__ swap run through "
+         "exec(bytes.fromhex(...))", lambda r: with_solution(
+             r, "01_make_windows", WRONG_MAKE_WINDOWS + "\n" + CODE_SWAP_HEX), 7, "flagged",
+         frozenset({"dynamic_code"}), in_kernel_score=9, defence="the judge's checks are its own"),
+    Case("input_transformer_rewrites_tests", "make_windows wrong; an IPython input "
+         "transformer turns every cell with a check into pass", lambda r: with_solution(
+             r, "01_make_windows", WRONG_MAKE_WINDOWS + "\n" + REWRITE_TESTS), 7, "flagged",
+         frozenset({"kernel_internals"}), in_kernel_score=9, defence="test cells never reach the student kernel"),
+    Case("guard_cleared", "make_windows wrong; its cell empties the in-kernel guard through "
+         "sys.modules, then patches numpy and rnnkit", lambda r: with_solution(
+             r, "01_make_windows", WRONG_MAKE_WINDOWS + "\n" + CLEAR_GUARD), 7, "flagged",
+         frozenset({"module_patch"}), in_kernel_score=9, defence="no check runs where the student's code runs"),
+    Case("globals_during_call", "make_windows returns zeros and, while a test calls it, "
+         "rebinds check_close & co. with globals().update", lambda r: with_solution(
+             r, "01_make_windows", GLOBALS_DURING_CALL), 7, "flagged",
+         frozenset({"module_patch"}), in_kernel_score=9, defence="the call runs in the kernel, the checks in the "
+                                              "judge"),
+    Case("hidden_tests_from_disk", "every exercise solved; a cell reads the notebooks in and "
+         "around its folder for hidden tests", lambda r: with_new_cell(
+             r, "01_make_windows_tests", READ_OWN_NOTEBOOK), 9, "flagged",
+         frozenset({"file_outside"}), forbidden_output="def _window_mistakes",
+         defence="the kernel's copy of the notebook has its test cells blanked"),
+    Case("forged_judge_replies", "every exercise solved; the kernel's side of the judge is "
+         "replaced so fit_autoregressive answers with a reference to os.system and "
+         "predict_autoregressive with a pickle", lambda r: with_new_cell(r, "01_one_hot_tests", FORGED_REPLIES), 6,
+         "flagged", frozenset({"module_patch"}),
+         defence="the judge decodes replies as data only: a forged reply fails its test"),
     Case("megabytes_of_output", "a 20 MB output saved in the file; one_hot prints 3 MB per call",
          _megabytes, 9, "graded",
          defence="ClearOutput on intake; HardenedExecute keeps 1 MB per cell"),

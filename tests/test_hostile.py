@@ -27,6 +27,7 @@ from hostile import (
 from rnnkit.grading.hardening import hardening_config, read_execution_report
 from rnnkit.grading.integrity import scan_submission
 from rnnkit.grading.sandbox import bwrap_available, sandbox_config
+from rnnkit.judge.plan import plan_for_chapter
 from rnnkit.nbgrader_api import ensure_success, load_config, make_api
 
 pytestmark = [
@@ -55,8 +56,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _grade(root: Path, student: str, files: dict[str, bytes], hardened: bool = True
-           ) -> tuple[dict[str, Any], float | None]:
+def _grade(root: Path, student: str, files: dict[str, bytes], hardened: bool = True,
+           judge: bool = True) -> tuple[dict[str, Any], float | None]:
     """Autograde one student's files; returns nbgrader's result and the chapter score."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -66,7 +67,8 @@ def _grade(root: Path, student: str, files: dict[str, bytes], hardened: bool = T
     config = load_config(root)
     if hardened:
         config.merge(sandbox_config(TEST_LIMITS))
-        config.merge(hardening_config(TEST_LIMITS))
+        config.merge(hardening_config(TEST_LIMITS, judge=plan_for_chapter(
+            root / "solutions" / CHAPTER) if judge else None))
     result = make_api(config).autograde(CHAPTER, student, force=True, create=True)
     with Gradebook(config.CourseDirectory.db_url, "rnnkit") as gb:
         try:
@@ -128,6 +130,30 @@ def test_plain_nbgrader_is_fooled(course: Path, case: Case) -> None:
     assert result["success"]
     assert score == case.plain_score, f"plain nbgrader gave {score}, expected {case.plain_score}"
     assert score > case.expected_score
+
+
+IN_KERNEL = [c for c in EXECUTION if c.in_kernel_score is not None]
+
+
+@pytest.mark.parametrize("case", IN_KERNEL, ids=[c.name for c in IN_KERNEL])
+def test_in_kernel_tests_are_fooled(course: Path, case: Case) -> None:
+    """With the sandbox and the guard but the tests in the student's kernel, these attacks
+    score points their code did not earn: why test cells run in the judge."""
+    result, score = _grade(course, f"kernel-{case.name}", case.build(course), judge=False)
+    assert result["success"]
+    assert score == case.in_kernel_score, f"in-kernel tests gave {score}, expected " \
+        f"{case.in_kernel_score}"
+    assert score > case.expected_score
+
+
+def test_in_kernel_tests_leave_hidden_tests_on_disk(course: Path) -> None:
+    """Without the judge, the kernel's working copy holds the hidden tests (nbgrader puts
+    them back before it runs the notebook): the case that the judge's blanking stops."""
+    case = next(c for c in EXECUTION if c.name == "hidden_tests_from_disk")
+    result, _ = _grade(course, "kernel-disk", case.build(course), judge=False)
+    assert result["success"]
+    graded = course / "autograder" / "autograded" / "kernel-disk" / CHAPTER / NOTEBOOK
+    assert case.forbidden_output in _outputs_text(graded)
 
 
 @pytest.mark.parametrize("case", INTAKE, ids=[c.name for c in INTAKE])

@@ -84,6 +84,8 @@ POSITIVE = [
     ("interrupt_suppression", "import signal\nsignal.signal(2, print)"),
     ("network", "import socket"),
     ("network", "from urllib.request import urlopen"),
+    ("dynamic_code", "exec(bytes.fromhex('7072696e74283129').decode())"),
+    ("dynamic_code", "code = 'x = 1'\neval(compile(code, 'f', 'exec'))"),
 ]
 
 # honest student code the course asks for: nothing to flag
@@ -99,6 +101,7 @@ NEGATIVE = [
     "class Model:\n    def __eq__(self, other):\n        return self.w == other.w",
     "def make_windows(series, window, horizon=1):\n    raise NotImplementedError()",
     "print(\"autograd's gradient equals the hand-derived one\")",
+    "exec('x = 1')",
 ]
 
 

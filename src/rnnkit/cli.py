@@ -107,7 +107,8 @@ def cmd_grade(args: argparse.Namespace, extra: list[str]) -> int:
         force=args.force, out=Path(args.out) if args.out else None,
         time_limit=args.time_limit, cell_timeout=args.cell_timeout,
         memory_bytes=int(args.memory_gb * 1024**3) if args.memory_gb else None,
-        max_file_bytes=int(args.max_file_mb * 1024**2), progress=not args.no_progress)
+        max_file_bytes=int(args.max_file_mb * 1024**2), progress=not args.no_progress,
+        judge=not args.in_kernel_tests)
     if options.workers is not None and options.workers < 1:
         raise CourseError(f"--workers must be at least 1; got {options.workers}")
     summary = run(root, options)
@@ -193,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     gra.add_argument("--workers", type=int, help="submissions graded at once (default: cores)")
     gra.add_argument("--no-sandbox", action="store_true",
                      help="run student code WITHOUT bubblewrap (only for code you trust)")
+    gra.add_argument("--in-kernel-tests", action="store_true",
+                     help="run test cells in the student's kernel, as plain nbgrader does, not "
+                          "in the judge (a student's code can then fool its tests)")
     gra.add_argument("--db-url", help="gradebook database URL (default: autograder/gradebook.db)")
     gra.add_argument("--student", action="append", metavar="ID",
                      help="(re)grade only this student; repeatable")

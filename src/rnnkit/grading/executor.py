@@ -26,7 +26,8 @@ ExecutorFactory = Callable[[int], cf.Executor]
 PRELOAD = ["rnnkit.grading.worker", "rnnkit.grading.feedback", "rnnkit.kernelclient",
            "rnnkit.grading.hardening", "rnnkit.grading.caps", "rnnkit.grading.integrity",
            "nbgrader.converters", "nbgrader.preprocessors", "nbconvert.exporters", "bleach",
-           "rnnkit.grading.warmup"]
+           "rnnkit.judge.process", "rnnkit.judge.proxy", "rnnkit.checks_oracle",
+           "IPython.core.interactiveshell", "torch", "rnnkit.grading.warmup"]
 
 
 def _context() -> multiprocessing.context.BaseContext:

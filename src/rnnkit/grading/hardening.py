@@ -68,11 +68,12 @@ from typing import Any
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Bool, Float, Int
+from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Config
 
 from .guard import CANONICAL, CHECK_MODULES
 from .model import MAX_CELL_OUTPUT_BYTES, MAX_NOTEBOOK_OUTPUT_BYTES
+from .relay import JudgeRelay
 from .sandbox import DEFAULT_LIMITS, SandboxLimits
 
 __all__ = [
@@ -126,7 +127,7 @@ def _error(ename: str, evalue: str) -> NotebookNode:
                         traceback=[f"{ename}: {evalue}"])
 
 
-class HardenedExecute(Execute):
+class HardenedExecute(JudgeRelay, Execute):
     """nbgrader's ``Execute`` with the defences listed in this module's docstring."""
 
     notebook_timeout = Float(DEFAULT_LIMITS.notebook_seconds,
@@ -140,6 +141,10 @@ class HardenedExecute(Execute):
     guard = Bool(True, help="Install rnnkit.grading.guard in the kernel.").tag(config=True)
     write_report = Bool(True, help=f"Write {EXECUTION_REPORT} beside the notebook.").tag(
         config=True)
+    judge_setup = Unicode("", help="The instructor's imports cell: with it, test cells run in "
+                          "a judge process (rnnkit.judge), not in the student's kernel.").tag(
+                              config=True)
+    judge_names = List(Unicode(), help="The exercise names the judge proxies.").tag(config=True)
 
     # -- the whole notebook ------------------------------------------------------------
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
@@ -164,15 +169,28 @@ class HardenedExecute(Execute):
         self._deadline = started + self.notebook_timeout
         self._expired = False
         crashed: set[int] = set()
-        with self.setup_kernel():
-            timer = threading.Timer(self.notebook_timeout, self._on_deadline)
-            timer.daemon = True
-            timer.start()
-            try:
-                self._after_kernel_start()
-                self._run_cells(resources, crashed)
-            finally:
-                timer.cancel()
+        self._judge: Any = None
+        self.report["judge"] = bool(self.judge_setup)
+        if self.judge_setup:
+            self.report.update({"judge_seconds": 0.0, "judge_calls": 0, "judge_restarts": 0,
+                                "judge_errors": []})
+        restore_files = self._hide_tests() if self.judge_setup else (lambda: None)
+        try:
+            if self.judge_setup:  # forked before the kernel's threads start
+                self._start_judge(required=True)
+            with self.setup_kernel():
+                timer = threading.Timer(self.notebook_timeout, self._on_deadline)
+                timer.daemon = True
+                timer.start()
+                try:
+                    self._after_kernel_start()
+                    self._run_cells(resources, crashed)
+                finally:
+                    timer.cancel()
+        finally:
+            if self._judge is not None:
+                self._judge.close()
+            restore_files()
         self.set_widgets_metadata()
         self.report["seconds"] = round(time.monotonic() - started, 2)
         self.report["wall_clock_expired"] = self._expired or self._km_expired()
@@ -243,7 +261,7 @@ class HardenedExecute(Execute):
         info = self.wait_for_reply(self.kc.kernel_info())
         if info is not None:
             self.nb.metadata["language_info"] = info["content"]["language_info"]
-        if self.guard:
+        if self.guard and not self.judge_setup:
             reply = self._run_silently(_INSTALL_GUARD)
             if reply.get("status") != "ok":
                 self.report["guard_errors"].append(reply.get("evalue", "unknown"))
@@ -275,6 +293,8 @@ class HardenedExecute(Execute):
         self._truncated = False
         if not is_test_cell(cell):
             return super().preprocess_cell(cell, resources, index)
+        if self.judge_setup:
+            return self._judge_test_cell(cell, resources, index)
         original = cell.source
         names = canonical_names(original)
         if self.guard:
@@ -412,11 +432,12 @@ class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
         return cell, resources
 
 
-def hardening_config(limits: SandboxLimits = DEFAULT_LIMITS) -> Config:
+def hardening_config(limits: SandboxLimits = DEFAULT_LIMITS, judge: Any = None) -> Config:
     """Config that makes ``nbgrader autograde`` execute with ``HardenedExecute``.
 
     It also puts ``DropEmptyNbgraderMetadata`` right after ``DeduplicateIds`` in the
     sanitize step, so a duplicated solution or test cell no longer aborts the student.
+    ``judge``, a ``rnnkit.judge.plan.JudgePlan``, runs test cells in a judge process.
     """
     from nbgrader.converters.autograde import Autograde
     from nbgrader.preprocessors import DeduplicateIds
@@ -434,4 +455,7 @@ def hardening_config(limits: SandboxLimits = DEFAULT_LIMITS) -> Config:
     c.Autograde.sanitize_preprocessors = sanitize
     c.HardenedExecute.notebook_timeout = float(limits.notebook_seconds)
     c.Execute.timeout = limits.cell_seconds
+    if judge is not None:
+        c.HardenedExecute.judge_setup = judge.setup
+        c.HardenedExecute.judge_names = list(judge.names)
     return c

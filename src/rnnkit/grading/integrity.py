@@ -49,6 +49,7 @@ PATTERNS: dict[str, str] = {
     "fake_type": "fakes its type (__class__, __instancecheck__, __subclasscheck__)",
     "interrupt_suppression": "swallows KeyboardInterrupt or installs signal handlers",
     "network": "imports a network module",
+    "dynamic_code": "runs code built at run time (exec, eval, compile): read what it runs",
     "suspicious_tags": "tags a cell to be skipped or to be allowed to fail",
     "shadowing_module": "ships a file that shadows a module the course imports",
     "unreadable_notebook": "the notebook cannot be read as JSON",
@@ -430,6 +431,9 @@ class _AstScanner(ast.NodeVisitor):
             self.flag(node, "module_patch")
         if name == "get_ipython":
             self.flag(node, "kernel_internals")
+        if name in {"exec", "eval", "compile"} and isinstance(func, ast.Name) and node.args \
+                and not isinstance(node.args[0], ast.Constant):
+            self.flag(node, "dynamic_code")
         if name in {"exit", "quit"} and isinstance(func, ast.Name):
             self.flag(node, "process_exit")
         if owner_name is not None:

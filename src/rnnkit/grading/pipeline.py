@@ -74,6 +74,7 @@ class GradeOptions:
     caps: OutputCaps = field(default_factory=OutputCaps)
     progress: bool = True
     feedback: bool = True
+    judge: bool = True  # test cells in a judge process (rnnkit.judge), not in the kernel
 
 
 def run(
@@ -92,6 +93,8 @@ def run(
         raise CourseError(f"{options.chapter!r} names {len(found)} chapters: give one")
     chapter = found[0]
     config = _config(root, options)
+    if options.judge:
+        _configure_judge(config, root / "solutions" / chapter / f"{chapter}.ipynb")
     cd = config.CourseDirectory
     out_dir = Path(options.out) if options.out else root / "autograder" / "reports" / chapter
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -235,6 +238,20 @@ def _config(root: Path, options: GradeOptions) -> Any:
     return config
 
 
+def _configure_judge(config: Any, source: Path) -> None:
+    """Run test cells in a judge set up from the instructor's notebook ``source``."""
+    import json
+
+    from rnnkit.judge.plan import judge_plan
+
+    try:
+        plan = judge_plan(json.loads(source.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as err:
+        raise CourseError(f"cannot read {source} for the judge's set-up: {err}") from None
+    config.HardenedExecute.judge_setup = plan.setup
+    config.HardenedExecute.judge_names = list(plan.names)
+
+
 def _assignment_key(cells: dict[str, Any], snapshot: Path, chapter: str, course_id: str,
                     config: Any, options: GradeOptions) -> str:
     """Changes when anything that decides a score changes: tests, grader, sandbox, limits."""
@@ -249,6 +266,8 @@ def _assignment_key(cells: dict[str, Any], snapshot: Path, chapter: str, course_
     parts = [("cells", repr(cells).encode()), ("sources", repr(sources).encode()),
              ("nbgrader", nbgrader.__version__.encode()), ("grader", GRADER_VERSION.encode()),
              ("sandbox", str(options.sandbox).encode()),
+             ("judge", repr((options.judge, config.HardenedExecute.get("judge_setup", ""),
+                             config.HardenedExecute.get("judge_names", []))).encode()),
              ("limits", repr((options.time_limit, options.memory_bytes, options.caps)).encode()),
              ("execute", repr(sorted((k, repr(v)) for k, v in config.Execute.items()
                                      if k != "skip_cells_with_tag")).encode()),

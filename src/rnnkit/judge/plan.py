@@ -1,0 +1,64 @@
+"""What a judge needs from the instructor's notebook: its set-up and the exercise names.
+
+The set-up is the source notebook's imports cell (its first code cell); the exercise
+names are those defined at the top level of its solution cells (``def``, ``class`` and
+assignments). Both come from the instructor's copy, never from the student's: a
+student cannot change what the judge imports or which names it proxies.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["JudgePlan", "judge_plan", "plan_for_chapter"]
+
+
+@dataclass(frozen=True)
+class JudgePlan:
+    """The judge's set-up source and the names it proxies."""
+
+    setup: str
+    names: list[str] = field(default_factory=list)
+
+
+def _source(cell: Any) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _defined(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def judge_plan(notebook: Any) -> JudgePlan:
+    """The plan for an instructor's source notebook (an nbformat 4 dict or NotebookNode)."""
+    cells = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    setup = _source(cells[0]) if cells else ""
+    names: list[str] = []
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            names += [n for n in _defined(_source(cell)) if n not in names]
+    return JudgePlan(setup, names)
+
+
+def plan_for_chapter(folder: Any) -> JudgePlan:
+    """The plan for the source notebook ``folder/<folder name>.ipynb`` (``solutions/NN_slug``)."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder) / f"{Path(folder).name}.ipynb"
+    return judge_plan(json.loads(path.read_text(encoding="utf-8")))

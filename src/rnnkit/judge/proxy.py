@@ -1,0 +1,274 @@
+"""The judge's side: exercise names that are proxies for the student kernel's objects.
+
+In the judge, ``make_windows`` is a :class:`RemoteName`: calling it sends the arguments
+(data) to the student kernel, which calls the student's ``make_windows`` there, and the
+result comes back as data (``rnnkit.judge.wire``). An exception the student's code
+raised is raised here as the nearest builtin exception class with the same arguments
+(``ValueError``, ``NotImplementedError``...), so ``check_raises`` and ``call_checked``
+work unchanged. Arrays the student's code changed in place are changed here too.
+A result that is not data (a module, an instance of a student's class) is a
+:class:`RemoteObject`: its attributes and methods are fetched and called the same way,
+and it claims the nearest numpy, torch or builtin class of the real object as its
+``__class__``, so ``isinstance(model, nn.Module)`` holds.
+
+A proxy runs no student code here and holds no student object: it is a name or a number.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from . import wire
+
+__all__ = ["Link", "RemoteError", "RemoteName", "RemoteObject", "set_link"]
+
+MAX_REPLY_BYTES = 256 * 2**20
+_CLASS_PREFIXES = ("torch", "numpy", "builtins", "collections")
+
+
+class RemoteError(RuntimeError):
+    """The student kernel could not answer (it died, timed out, or sent something unreadable)."""
+
+
+class Link:
+    """How proxies reach the student kernel: ``send(request_text) -> reply_text``."""
+
+    def __init__(self, send: Callable[[str], str]) -> None:
+        self._send = send
+        self._objects: dict[int, RemoteObject] = {}
+
+    def request(self, req: dict[str, Any]) -> Any:
+        text = json.dumps(req, separators=(",", ":"), allow_nan=False)
+        raw = self._send(text)
+        try:
+            reply_text = ast.literal_eval(raw) if raw.startswith(("'", '"')) else raw
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise RemoteError("the student's kernel sent a reply that is not text") from None
+        if not isinstance(reply_text, str):
+            raise RemoteError("the student's kernel sent a reply that is not text")
+        try:
+            reply = json.loads(reply_text) if len(reply_text) <= MAX_REPLY_BYTES else None
+        except (ValueError, RecursionError):
+            reply = None
+        if not isinstance(reply, dict):
+            raise RemoteError("the student's kernel sent a reply the judge cannot read (over "
+                              f"{MAX_REPLY_BYTES // 2**20} MiB, or not a reply)")
+        if reply.get("ok") is True:
+            try:
+                value = wire.decode(reply.get("value"), handle=self._proxy)
+                writeback = {str(k): wire.decode(v) for k, v in
+                             (reply.get("writeback") or {}).items()}
+            except wire.WireError as err:
+                raise RemoteError(f"the student's code returned something that is not data: "
+                                  f"{err}") from None
+            return value, writeback
+        raise _student_exception(reply.get("error"))
+
+    def _proxy(self, raw: dict[str, Any]) -> RemoteObject:
+        ident = raw.get("id")
+        if type(ident) is not int:
+            raise wire.WireError("a handle needs an integer id")
+        if ident not in self._objects:
+            self._objects[ident] = RemoteObject(self, ident, _known_class(raw.get("cls")),
+                                                raw.get("name") if isinstance(
+                                                    raw.get("name"), str) else None,
+                                                raw.get("callable") is True)
+        return self._objects[ident]
+
+    def call(self, target: dict[str, Any], op: str, args: tuple[Any, ...],
+             kwargs: dict[str, Any], name: str | None = None) -> Any:
+        req: dict[str, Any] = {"op": op, "target": target,
+                               "args": [_send(a) for a in args],
+                               "kwargs": {str(k): _send(v) for k, v in kwargs.items()}}
+        if name is not None:
+            req["name"] = name
+        value, writeback = self.request(req)
+        _write_back(writeback, args, kwargs)
+        return value
+
+    def getattr(self, ident: int, name: str) -> Any:
+        value, _ = self.request({"op": "getattr", "target": {"id": ident}, "name": name})
+        return value
+
+
+_link: Link | None = None
+
+
+def set_link(link: Link | None) -> None:
+    """Set the link every proxy of this process uses."""
+    global _link
+    _link = link
+
+
+def _current() -> Link:
+    if _link is None:
+        raise RemoteError("the judge is not connected to a student kernel")
+    return _link
+
+
+def _send(value: Any) -> Any:
+    def handles(v: Any) -> dict[str, Any]:
+        if isinstance(v, RemoteObject) and type(v) is RemoteObject:
+            return {"$": "handle", "id": object.__getattribute__(v, "_id")}
+        if type(v) is RemoteName:
+            return {"$": "handle", "name": v.__name__}
+        raise wire.WireError(f"the test passes a {type(v).__name__} to the student's code; "
+                             "only data, exercise names and their results can be sent")
+
+    try:
+        return wire.encode(value, handles=handles, refs=wire.ref_for)
+    except wire.WireError as err:
+        raise TypeError(str(err)) from None
+
+
+def _write_back(changed: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Copy what the student's code did to array arguments into the judge's arrays."""
+    for key, new in changed.items():
+        if key.startswith("k:"):
+            original = kwargs.get(key[2:])
+        elif key.isdigit() and int(key) < len(args):
+            original = args[int(key)]
+        else:
+            continue
+        _copy_into(original, new)
+
+
+def _copy_into(original: Any, new: Any) -> None:
+    np = sys.modules.get("numpy")
+    torch = sys.modules.get("torch")
+    if np is not None and type(original) is np.ndarray and isinstance(new, np.ndarray):
+        if original.shape == new.shape and original.flags.writeable:
+            np.copyto(original, new, casting="unsafe")
+        elif original.size == new.size and original.flags.writeable:
+            original.flat[:] = new.ravel()
+        return
+    if torch is not None and isinstance(original, torch.Tensor) and isinstance(new, torch.Tensor):
+        with torch.no_grad():
+            if tuple(original.shape) == tuple(new.shape):
+                original.copy_(new.to(original.dtype))
+
+
+def _known_class(spec: Any) -> type | None:
+    """The class ``module:qualname`` names, if numpy, torch, builtins or collections has it."""
+    if not isinstance(spec, str) or ":" not in spec:
+        return None
+    module, _, qualname = spec.partition(":")
+    if module.split(".")[0] not in _CLASS_PREFIXES:
+        return None
+    if module.split(".")[0] == "torch" and "torch" not in sys.modules:
+        return None  # a test that uses torch classes has imported torch
+    try:
+        value: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError):
+        return None
+    return value if isinstance(value, type) and value is not object else None
+
+
+def _student_exception(error: Any) -> BaseException:
+    """The exception to raise in the judge for what the student's code raised."""
+    if not isinstance(error, dict):
+        return RemoteError("the student's kernel sent an error the judge cannot read")
+    mro = error.get("mro") if isinstance(error.get("mro"), list) else []
+    cls: type[BaseException] = Exception
+    for spec in mro:
+        if isinstance(spec, str) and spec.startswith("builtins:"):
+            candidate = getattr(builtins, spec.partition(":")[2], None)
+            if isinstance(candidate, type) and issubclass(candidate, BaseException):
+                cls = candidate
+                break
+    if not issubclass(cls, Exception):  # SystemExit, KeyboardInterrupt: not the judge's own
+        return RuntimeError(f"the student's code raised {cls.__name__}")
+    try:
+        args = wire.decode(error.get("args"))
+        if not isinstance(args, list):
+            raise wire.WireError("args")
+    except wire.WireError:
+        args = [str(error.get("message", ""))]
+    try:
+        err = cls(*args)
+    except Exception:  # noqa: BLE001 - a class whose arguments differ (UnicodeError...)
+        err = cls(str(error.get("message", "")))
+    remote = error.get("traceback")
+    if isinstance(remote, str) and remote:
+        err.__rnnkit_remote_traceback__ = remote[-4000:]  # type: ignore[attr-defined]
+    return err
+
+
+class RemoteName:
+    """An exercise name of the student's notebook (``make_windows``, ``CharRNN``...)."""
+
+    __rnnkit_proxy__ = True
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _current().call({"name": self.__name__}, "call", args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<the student's {self.__name__}>"
+
+
+class RemoteObject:
+    """An object that stays in the student kernel (a model, a student class's instance)."""
+
+    __rnnkit_proxy__ = True
+    __slots__ = ("_link", "_id", "_cls", "_name", "_callable")
+
+    def __init__(self, link: Link, ident: int, cls: type | None, name: str | None,
+                 is_callable: bool) -> None:
+        object.__setattr__(self, "_link", link)
+        object.__setattr__(self, "_id", ident)
+        object.__setattr__(self, "_cls", cls)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_callable", is_callable)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance(model, nn.Module) for a remote module
+        return object.__getattribute__(self, "_cls") or RemoteObject
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            if name == "__name__" and object.__getattribute__(self, "_name"):
+                return object.__getattribute__(self, "_name")
+            raise AttributeError(name)
+        link = object.__getattribute__(self, "_link")
+        return link.getattr(object.__getattribute__(self, "_id"), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"the judge does not change the student's objects ({name})")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        link = object.__getattribute__(self, "_link")
+        return link.call({"id": object.__getattribute__(self, "_id")}, "call", args, kwargs)
+
+    def _method(self, name: str, *args: Any) -> Any:
+        link = object.__getattribute__(self, "_link")
+        return link.call({"id": object.__getattribute__(self, "_id")}, "method", args, {}, name)
+
+    def __len__(self) -> int:
+        value = self._method("__len__")
+        if type(value) is not int:
+            raise TypeError("the student's object did not give an int length")
+        return value
+
+    def __iter__(self) -> Any:
+        return iter(self._method("__iter__"))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._method("__getitem__", key)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        cls = object.__getattribute__(self, "_cls")
+        return f"<the student's {getattr(cls, '__name__', 'object')} in its kernel>"

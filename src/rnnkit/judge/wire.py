@@ -1,0 +1,332 @@
+"""The judge's wire format: data only, as JSON text, never pickle.
+
+What crosses between the student kernel and the judge is one JSON document per message.
+Plain JSON carries ``None``, booleans, ints, finite floats and strings; everything else is
+an object with a ``"$"`` key naming its kind:
+
+========== ===============================================================
+``float``   a float JSON cannot write (``nan``, ``inf``, ``-inf``)
+``tuple``   ``items``: a tuple (``list`` for a list, ``set`` for a set)
+``dict``    ``items``: ``[key, value]`` pairs (``counter``: a ``collections.Counter``)
+``ndarray`` ``dtype``, ``shape``, ``data`` (base64 of the C-order bytes)
+``scalar``  a numpy scalar: ``dtype``, ``data``
+``tensor``  a torch tensor: ``dtype`` (torch's name), ``shape``, ``data``
+``dtype``   a numpy (``numpy``) or torch (``torch``) dtype, by name
+``size``    a ``torch.Size``
+``handle``  an object that stays where it lives: ``id``, ``cls`` (its nearest numpy,
+            torch or builtin class), ``name``
+``ref``     a trusted callable named by ``module`` and ``name`` (``torch.nn.functional``
+            ``cross_entropy``): sent from the judge, imported by the receiver
+========== ===============================================================
+
+Arrays of numbers, booleans and fixed-width strings only (no object, void or datetime
+dtypes). ``decode`` checks every field and raises :class:`WireError` for anything else,
+for nesting deeper than ``MAX_DEPTH`` and for text over the caller's size cap: a value
+from the student kernel can be wrong, never code. ``encode(value, handles)`` turns
+what is not data into handles when ``handles`` is given (the student side), and raises
+:class:`WireError` otherwise (the judge sends data, its own proxies and refs only).
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["MAX_DEPTH", "WireError", "decode", "encode", "dumps", "loads"]
+
+MAX_DEPTH = 64
+# dtype kinds an array may have: bool, signed, unsigned, float, complex, bytes, unicode
+_ARRAY_KINDS = set("biufcSU")
+_TORCH_NUMPY_LESS = {"bfloat16"}  # sent as float32 data, converted back on arrival
+_REF_PREFIXES = ("torch", "numpy", "math", "builtins")
+
+
+class WireError(ValueError):
+    """A message that is not data in the wire format (or could not be written as one)."""
+
+
+# -- encoding ---------------------------------------------------------------------------------
+def encode(value: Any, handles: Callable[[Any], dict[str, Any]] | None = None,
+           refs: Callable[[Any], dict[str, Any] | None] | None = None, depth: int = 0) -> Any:
+    """``value`` as a JSON-able structure (see the module docstring)."""
+    if depth > MAX_DEPTH:
+        raise WireError(f"the value is nested more than {MAX_DEPTH} levels deep")
+    d = depth + 1
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(value, np.ndarray) and kind is np.ndarray:
+            return _array(value, np)
+        if isinstance(value, np.generic) and value.dtype.kind in _ARRAY_KINDS:
+            return {"$": "scalar", "dtype": value.dtype.str,
+                    "data": base64.b64encode(np.asarray(value).tobytes()).decode("ascii")}
+        if isinstance(value, np.dtype) and value.kind in _ARRAY_KINDS:
+            return {"$": "dtype", "lib": "numpy", "name": value.str}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if isinstance(value, torch.Tensor) and not _is_proxy(value):
+            return _tensor(value, torch, np)
+        if isinstance(value, torch.dtype):
+            return {"$": "dtype", "lib": "torch", "name": str(value).removeprefix("torch.")}
+        if kind is torch.Size:
+            return {"$": "size", "items": [int(v) for v in value]}
+    if kind in (tuple, list, set, frozenset):
+        tag = {tuple: "tuple", list: "list", set: "set", frozenset: "set"}[kind]
+        return {"$": tag, "items": [encode(v, handles, refs, d) for v in value]}
+    if kind in (dict, collections.Counter, collections.OrderedDict, collections.defaultdict):
+        tag = "counter" if kind is collections.Counter else "dict"
+        return {"$": tag, "items": [[encode(k, handles, refs, d), encode(v, handles, refs, d)]
+                                    for k, v in value.items()]}
+    if refs is not None:
+        ref = refs(value)
+        if ref is not None:
+            return ref
+    if handles is not None:
+        return handles(value)
+    raise WireError(f"a {type(value).__name__} cannot be sent: only numbers, strings, "
+                    "lists, tuples, dicts, numpy arrays and tensors can")
+
+
+def _is_proxy(value: Any) -> bool:
+    return bool(type(value).__dict__.get("__rnnkit_proxy__", False))
+
+
+def _array(value: Any, np: Any) -> dict[str, Any]:
+    if value.dtype.kind not in _ARRAY_KINDS or value.dtype.fields is not None:
+        raise WireError(f"an array of dtype {value.dtype} cannot be sent (numbers, booleans "
+                        "and strings only)")
+    data = np.ascontiguousarray(value).tobytes()
+    return {"$": "ndarray", "dtype": value.dtype.str, "shape": list(value.shape),
+            "data": base64.b64encode(data).decode("ascii")}
+
+
+def _tensor(value: Any, torch: Any, np: Any) -> dict[str, Any]:
+    name = str(value.dtype).removeprefix("torch.")
+    t = value.detach().cpu()
+    if name in _TORCH_NUMPY_LESS:
+        t = t.float()
+    if t.is_sparse or t.is_quantized or t.is_complex() and np is None:
+        raise WireError(f"a {name} tensor of this layout cannot be sent")
+    array = t.contiguous().numpy()
+    out = _array(array, np)
+    out.update({"$": "tensor", "torch_dtype": name, "requires_grad": bool(value.requires_grad)})
+    return out
+
+
+def dumps(value: Any, **kw: Any) -> str:
+    """``json.dumps(encode(value, ...))``."""
+    return json.dumps(encode(value, **kw), separators=(",", ":"), allow_nan=False)
+
+
+# -- decoding ---------------------------------------------------------------------------------
+def loads(text: str, *, max_bytes: int, handle: Callable[[dict[str, Any]], Any] | None = None,
+          ref: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    """Decode one message, checking everything (see the module docstring)."""
+    if not isinstance(text, str):
+        raise WireError(f"expected the message as text; got {type(text).__name__}")
+    if len(text) > max_bytes:
+        raise WireError(f"the message is {len(text)} bytes, over the limit of {max_bytes}")
+    try:
+        raw = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise WireError("the message is nested too deeply") from None
+    except json.JSONDecodeError as err:
+        raise WireError(f"the message is not JSON: {err}") from None
+    return decode(raw, handle=handle, ref=ref)
+
+
+def _no_constant(name: str) -> Any:
+    raise WireError(f"bare {name} in the message (floats like nan are tagged)")
+
+
+def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
+           ref: Callable[[dict[str, Any]], Any] | None = None, depth: int = 0) -> Any:
+    """The value ``raw`` (parsed JSON) stands for; :class:`WireError` if it is not data."""
+    if depth > MAX_DEPTH:
+        raise WireError(f"the value is nested more than {MAX_DEPTH} levels deep")
+    if raw is None or isinstance(raw, (bool, int, str)):
+        return raw
+    if isinstance(raw, float):
+        return raw
+    if isinstance(raw, list):
+        raise WireError("an untagged list in the message")
+    if not isinstance(raw, dict):
+        raise WireError(f"unexpected {type(raw).__name__} in the message")
+    tag = raw.get("$")
+    d = depth + 1
+    if tag == "float":
+        text = raw.get("v")
+        if text not in ("nan", "inf", "-inf"):
+            raise WireError(f"a tagged float must be nan, inf or -inf; got {text!r}")
+        return float(text)
+    if tag in ("tuple", "list", "set"):
+        items = [decode(v, handle=handle, ref=ref, depth=d) for v in _items(raw)]
+        if tag == "set":
+            return set(_hashable(items))
+        return tuple(items) if tag == "tuple" else items
+    if tag in ("dict", "counter"):
+        pairs = []
+        for pair in _items(raw):
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise WireError("a dict item must be a [key, value] pair")
+            pairs.append((decode(pair[0], handle=handle, ref=ref, depth=d),
+                          decode(pair[1], handle=handle, ref=ref, depth=d)))
+        keys = _hashable([k for k, _ in pairs])
+        out = dict(zip(keys, (v for _, v in pairs)))
+        return collections.Counter(out) if tag == "counter" else out
+    if tag == "ndarray":
+        return _decode_array(raw)
+    if tag == "scalar":
+        np = _numpy()
+        dtype = _dtype(raw.get("dtype"))
+        array = _frombuffer(raw.get("data"), dtype, ())
+        return array[()] if isinstance(array[()], np.generic) else dtype.type(array[()])
+    if tag == "tensor":
+        return _decode_tensor(raw)
+    if tag == "dtype":
+        lib, name = raw.get("lib"), raw.get("name")
+        if lib == "numpy":
+            return _dtype(name)
+        if lib == "torch":
+            torch = _torch()
+            value = getattr(torch, name, None) if isinstance(name, str) else None
+            if not isinstance(value, torch.dtype):
+                raise WireError(f"unknown torch dtype {name!r}")
+            return value
+        raise WireError(f"unknown dtype library {lib!r}")
+    if tag == "size":
+        items = _items(raw)
+        if not all(type(v) is int for v in items):
+            raise WireError("a torch.Size holds ints only")
+        return _torch().Size(items)
+    if tag == "handle":
+        if handle is None:
+            raise WireError("a handle where only data is expected")
+        return handle(raw)
+    if tag == "ref":
+        if ref is None:
+            raise WireError("a reference where only data is expected")
+        return ref(raw)
+    raise WireError(f"unknown kind {tag!r} in the message")
+
+
+def _items(raw: dict[str, Any]) -> list[Any]:
+    items = raw.get("items")
+    if not isinstance(items, list):
+        raise WireError(f"a {raw.get('$')} needs a list of items")
+    return items
+
+
+def _hashable(values: list[Any]) -> list[Any]:
+    for v in values:
+        try:
+            hash(v)
+        except TypeError:
+            raise WireError(f"a dict key or set item must be hashable; got a "
+                            f"{type(v).__name__}") from None
+    return values
+
+
+def _numpy() -> Any:
+    import numpy
+
+    return numpy
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+def _dtype(name: Any) -> Any:
+    np = _numpy()
+    if not isinstance(name, str) or len(name) > 16:
+        raise WireError(f"a dtype must be a short string; got {name!r}")
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        raise WireError(f"unknown dtype {name!r}") from None
+    if dtype.kind not in _ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise WireError(f"arrays of dtype {dtype} are not data")
+    return dtype
+
+
+def _frombuffer(data: Any, dtype: Any, shape: tuple[int, ...]) -> Any:
+    np = _numpy()
+    if not isinstance(data, str):
+        raise WireError("array data must be base64 text")
+    try:
+        buffer = base64.b64decode(data.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise WireError("array data is not base64") from None
+    count = math.prod(shape)
+    if len(buffer) != count * dtype.itemsize:
+        raise WireError(f"array data has {len(buffer)} bytes; shape {shape} of {dtype} "
+                        f"needs {count * dtype.itemsize}")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape).copy()
+
+
+def _decode_array(raw: dict[str, Any]) -> Any:
+    shape = raw.get("shape")
+    if not (isinstance(shape, list) and len(shape) <= 32
+            and all(type(n) is int and n >= 0 for n in shape)):
+        raise WireError(f"an array's shape must be a list of at most 32 sizes; got {shape!r}")
+    return _frombuffer(raw.get("data"), _dtype(raw.get("dtype")), tuple(shape))
+
+
+def _decode_tensor(raw: dict[str, Any]) -> Any:
+    torch = _torch()
+    array = _decode_array(raw)
+    name = raw.get("torch_dtype")
+    dtype = getattr(torch, name, None) if isinstance(name, str) else None
+    if not isinstance(dtype, torch.dtype):
+        raise WireError(f"unknown torch dtype {name!r}")
+    if array.dtype.kind in "SU":
+        raise WireError("a tensor of strings")
+    tensor = torch.from_numpy(array)
+    return tensor.to(dtype) if tensor.dtype != dtype else tensor
+
+
+def ref_for(value: Any) -> dict[str, Any] | None:
+    """A ``ref`` for a trusted module-level callable of numpy, torch or math, else None."""
+    module = getattr(value, "__module__", None)
+    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+    if not (isinstance(module, str) and isinstance(name, str)):
+        return None
+    if module.split(".")[0] not in _REF_PREFIXES or "<" in name:
+        return None
+    try:
+        found = resolve_ref({"module": module, "name": name})
+    except WireError:
+        return None
+    return {"$": "ref", "module": module, "name": name} if found is value else None
+
+
+def resolve_ref(raw: dict[str, Any]) -> Any:
+    """The callable a ``ref`` names (importing only numpy, torch, math or builtins)."""
+    import importlib
+
+    module, name = raw.get("module"), raw.get("name")
+    if not (isinstance(module, str) and isinstance(name, str)
+            and module.split(".")[0] in _REF_PREFIXES):
+        raise WireError(f"a reference must name a numpy, torch or math callable; got "
+                        f"{module!r}.{name!r}")
+    try:
+        value: Any = importlib.import_module(module)
+        for part in name.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError):
+        raise WireError(f"{module}.{name} does not exist") from None
+    return value
