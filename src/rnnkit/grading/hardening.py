@@ -145,6 +145,8 @@ class HardenedExecute(JudgeRelay, Execute):
                           "a judge process (rnnkit.judge), not in the student's kernel.").tag(
                               config=True)
     judge_names = List(Unicode(), help="The exercise names the judge proxies.").tag(config=True)
+    judge_in_kernel = List(Unicode(), help="Test cells (grade_ids) that run in the student's "
+                           "kernel even with the judge (the instructor's choice).").tag(config=True)
 
     # -- the whole notebook ------------------------------------------------------------
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
@@ -261,7 +263,7 @@ class HardenedExecute(JudgeRelay, Execute):
         info = self.wait_for_reply(self.kc.kernel_info())
         if info is not None:
             self.nb.metadata["language_info"] = info["content"]["language_info"]
-        if self.guard and not self.judge_setup:
+        if self.guard and (not self.judge_setup or self.judge_in_kernel):
             reply = self._run_silently(_INSTALL_GUARD)
             if reply.get("status") != "ok":
                 self.report["guard_errors"].append(reply.get("evalue", "unknown"))
@@ -293,7 +295,7 @@ class HardenedExecute(JudgeRelay, Execute):
         self._truncated = False
         if not is_test_cell(cell):
             return super().preprocess_cell(cell, resources, index)
-        if self.judge_setup:
+        if self.judge_setup and _grade_id(cell) not in self.judge_in_kernel:
             return self._judge_test_cell(cell, resources, index)
         original = cell.source
         names = canonical_names(original)
@@ -458,4 +460,5 @@ def hardening_config(limits: SandboxLimits = DEFAULT_LIMITS, judge: Any = None) 
     if judge is not None:
         c.HardenedExecute.judge_setup = judge.setup
         c.HardenedExecute.judge_names = list(judge.names)
+        c.HardenedExecute.judge_in_kernel = list(judge.in_kernel)
     return c

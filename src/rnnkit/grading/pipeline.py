@@ -250,6 +250,7 @@ def _configure_judge(config: Any, source: Path) -> None:
         raise CourseError(f"cannot read {source} for the judge's set-up: {err}") from None
     config.HardenedExecute.judge_setup = plan.setup
     config.HardenedExecute.judge_names = list(plan.names)
+    config.HardenedExecute.judge_in_kernel = list(plan.in_kernel)
 
 
 def _assignment_key(cells: dict[str, Any], snapshot: Path, chapter: str, course_id: str,
@@ -267,7 +268,8 @@ def _assignment_key(cells: dict[str, Any], snapshot: Path, chapter: str, course_
              ("nbgrader", nbgrader.__version__.encode()), ("grader", GRADER_VERSION.encode()),
              ("sandbox", str(options.sandbox).encode()),
              ("judge", repr((options.judge, config.HardenedExecute.get("judge_setup", ""),
-                             config.HardenedExecute.get("judge_names", []))).encode()),
+                             config.HardenedExecute.get("judge_names", []),
+                             config.HardenedExecute.get("judge_in_kernel", []))).encode()),
              ("limits", repr((options.time_limit, options.memory_bytes, options.caps)).encode()),
              ("execute", repr(sorted((k, repr(v)) for k, v in config.Execute.items()
                                      if k != "skip_cells_with_tag")).encode()),

@@ -170,7 +170,7 @@ class JudgeRelay:
                     deadline: float) -> Any:
         """Evaluate ``request`` in the kernel; the reply text, or ``(None, why)``."""
         kc = self.kc  # type: ignore[attr-defined]
-        msg_id = kc.execute("", silent=True, store_history=False, allow_stdin=False,
+        msg_id = kc.execute("", silent=True, store_history=False, allow_stdin=True,
                             user_expressions={"r": _SERVE.format(request)})
         scratch = NotebookNode(cell_type="code", source="", outputs=outputs,
                                metadata=NotebookNode(execution=NotebookNode()))
@@ -194,6 +194,7 @@ class JudgeRelay:
 
         get = run_sync(self.kc.get_iopub_msg)  # type: ignore[attr-defined]
         interrupted = False
+        idle_polls = 0
         while True:
             wait = deadline - time.monotonic()
             if wait <= 0:
@@ -205,17 +206,43 @@ class JudgeRelay:
                 deadline = time.monotonic() + _INTERRUPT_GRACE
                 continue
             try:
-                msg = get(timeout=min(wait, 1.0))
-            except Exception:  # queue.Empty: check the kernel is still there
-                if not run_sync(self.kc.is_alive)():  # type: ignore[attr-defined]
+                msg = get(timeout=min(wait, 0.01 if idle_polls < 100 else 0.2))
+            except Exception:  # queue.Empty: a callback? is the kernel still there?
+                idle_polls += 1
+                if self._answer_stdin(scratch, deadline):
+                    idle_polls = 0
+                elif idle_polls % 50 == 0 and not run_sync(
+                        self.kc.is_alive)():  # type: ignore[attr-defined]
                     raise DeadKernelError("Kernel died") from None
                 continue
+            idle_polls = 0
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             try:
                 self.process_message(msg, scratch, index)  # type: ignore[attr-defined]
             except CellExecutionComplete:
                 return interrupted
+
+    def _answer_stdin(self, scratch: NotebookNode, deadline: float) -> bool:
+        """Answer an ``input()`` of the kernel: a callback to the judge, else an empty line."""
+        from rnnkit.judge.serve import CALLBACK_PROMPT
+
+        kc = self.kc  # type: ignore[attr-defined]
+        try:
+            msg = run_sync(kc.get_stdin_msg)(timeout=0)
+        except Exception:  # noqa: BLE001 - queue.Empty: nothing asked
+            return False
+        if msg.get("msg_type") != "input_request":
+            return True
+        prompt = msg.get("content", {}).get("prompt", "")
+        answer = ""
+        if prompt.startswith(CALLBACK_PROMPT) and self._judge is not None:
+            self.report["judge_calls"] += 1  # type: ignore[attr-defined]
+            answer, judge_outputs = self._judge.callback(prompt[len(CALLBACK_PROMPT):],
+                                                         deadline)
+            scratch.outputs.extend(from_dict(o) for o in judge_outputs)
+        kc.input(answer)
+        return True
 
     def _shell_reply(self, msg_id: str) -> dict[str, Any] | None:
         get = run_sync(self.kc.get_shell_msg)  # type: ignore[attr-defined]

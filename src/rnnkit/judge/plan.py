@@ -2,8 +2,11 @@
 
 The set-up is the source notebook's imports cell (its first code cell); the exercise
 names are those defined at the top level of its solution cells (``def``, ``class`` and
-assignments). Both come from the instructor's copy, never from the student's: a
-student cannot change what the judge imports or which names it proxies.
+assignments). A test cell whose metadata has ``"rnnkit": {"judge": false}`` runs in the
+student's kernel instead (tests that train a student's model by autograd: see
+``autograder/README.md``). All of it comes from the instructor's copy, never from the
+student's: a student cannot change what the judge imports, which names it proxies or
+which tests it runs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ class JudgePlan:
 
     setup: str
     names: list[str] = field(default_factory=list)
+    # test cells (grade_ids) the instructor marked to run in the student's kernel
+    in_kernel: list[str] = field(default_factory=list)
 
 
 def _source(cell: Any) -> str:
@@ -48,11 +53,15 @@ def judge_plan(notebook: Any) -> JudgePlan:
     cells = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
     setup = _source(cells[0]) if cells else ""
     names: list[str] = []
+    in_kernel: list[str] = []
     for cell in cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("solution"):
             names += [n for n in _defined(_source(cell)) if n not in names]
-    return JudgePlan(setup, names)
+        elif meta.get("grade") and cell.get("metadata", {}).get("rnnkit", {}).get(
+                "judge") is False:
+            in_kernel.append(meta.get("grade_id", ""))
+    return JudgePlan(setup, names, in_kernel)
 
 
 def plan_for_chapter(folder: Any) -> JudgePlan:

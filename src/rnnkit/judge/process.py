@@ -109,6 +109,18 @@ class Judge:
             else:
                 raise JudgeDied(f"the judge sent {kind!r}")
 
+    def callback(self, request: str, deadline: float) -> tuple[str, list[dict[str, Any]]]:
+        """Run a test function the student's code calls back, during a call; its reply."""
+        try:
+            self._conn.send(("callback", request))
+        except OSError as err:
+            raise JudgeDied(f"the judge stopped ({type(err).__name__})") from None
+        kind, payload = self._recv(deadline)
+        if kind != "callback_reply":
+            raise JudgeDied(f"the judge sent {kind!r} for a callback")
+        answer, outputs = payload
+        return answer, outputs
+
     def close(self) -> None:
         """Stop the judge (at once: it holds nothing worth keeping)."""
         with contextlib.suppress(OSError):
@@ -205,6 +217,10 @@ def _main(conn: Any) -> None:
     def send(request: str) -> str:
         conn.send(("call", (request, outputs.take())))
         kind, reply = conn.recv()
+        while kind == "callback":  # the student's code calls a function of the test
+            answer = link.answer_callback(reply)
+            conn.send(("callback_reply", (answer, outputs.take())))
+            kind, reply = conn.recv()
         if kind != "reply":
             raise proxy.RemoteError(f"the grader sent {kind!r}")
         if reply is None:
@@ -213,7 +229,8 @@ def _main(conn: Any) -> None:
             raise proxy.RemoteError(reply[1])
         return reply
 
-    proxy.set_link(proxy.Link(send))
+    link = proxy.Link(send)
+    proxy.set_link(link)
     shell = None
     while True:
         try:

@@ -42,6 +42,24 @@ class Link:
     def __init__(self, send: Callable[[str], str]) -> None:
         self._send = send
         self._objects: dict[int, RemoteObject] = {}
+        self._callbacks: dict[int, Callable[..., Any]] = {}
+        self._pending: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
+
+    def answer_callback(self, text: str) -> str:
+        """Run a test function the student's code called back; the reply as JSON text."""
+        try:
+            req = json.loads(text)
+            fn = self._callbacks[req["id"]]
+            args, kwargs = self._pending
+            arrays = {str(k): wire.decode(v) for k, v in (req.get("arrays") or {}).items()}
+            _write_back(arrays, args, kwargs)  # the student's current values of the arrays
+            value = fn(*[wire.decode(a, handle=self._proxy) for a in req.get("args", [])],
+                       **{k: wire.decode(v, handle=self._proxy)
+                          for k, v in (req.get("kwargs") or {}).items()})
+            return json.dumps({"ok": True, "value": _send(value)}, allow_nan=False)
+        except Exception as err:  # noqa: BLE001 - the student's code sees the error
+            return json.dumps({"ok": False, "error": {"type": type(err).__name__,
+                                                      "message": str(err)[:2000]}})
 
     def request(self, req: dict[str, Any]) -> Any:
         text = json.dumps(req, separators=(",", ":"), allow_nan=False)
@@ -83,13 +101,22 @@ class Link:
 
     def call(self, target: dict[str, Any], op: str, args: tuple[Any, ...],
              kwargs: dict[str, Any], name: str | None = None) -> Any:
+        self._callbacks.clear()
         req: dict[str, Any] = {"op": op, "target": target,
-                               "args": [_send(a) for a in args],
-                               "kwargs": {str(k): _send(v) for k, v in kwargs.items()}}
+                               "args": [_send(a, self._callbacks) for a in args],
+                               "kwargs": {str(k): _send(v, self._callbacks)
+                                          for k, v in kwargs.items()}}
         if name is not None:
             req["name"] = name
-        value, writeback = self.request(req)
-        _write_back(writeback, args, kwargs)
+        self._pending = (args, kwargs)
+        # callbacks copy the student's arrays into the judge's: what the call did not
+        # change in the end goes back to its value before the call
+        before = _array_copies(args, kwargs) if self._callbacks else {}
+        try:
+            value, writeback = self.request(req)
+        finally:
+            self._pending = ((), {})
+        _write_back({**before, **writeback}, args, kwargs)
         return value
 
     def getattr(self, ident: int, name: str) -> Any:
@@ -112,12 +139,16 @@ def _current() -> Link:
     return _link
 
 
-def _send(value: Any) -> Any:
+def _send(value: Any, callbacks: dict[int, Callable[..., Any]] | None = None) -> Any:
     def handles(v: Any) -> dict[str, Any]:
         if isinstance(v, RemoteObject) and type(v) is RemoteObject:
             return {"$": "handle", "id": object.__getattribute__(v, "_id")}
         if type(v) is RemoteName:
             return {"$": "handle", "name": v.__name__}
+        if callbacks is not None and callable(v) and not isinstance(v, type):
+            ident = len(callbacks) + 1
+            callbacks[ident] = v
+            return {"$": "callback", "id": ident}
         raise wire.WireError(f"the test passes a {type(v).__name__} to the student's code; "
                              "only data, exercise names and their results can be sent")
 
@@ -125,6 +156,12 @@ def _send(value: Any) -> Any:
         return wire.encode(value, handles=handles, refs=wire.ref_for)
     except wire.WireError as err:
         raise TypeError(str(err)) from None
+
+
+def _array_copies(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    np = sys.modules.get("numpy")
+    found = {str(i): a for i, a in enumerate(args)} | {f"k:{k}": v for k, v in kwargs.items()}
+    return {k: v.copy() for k, v in found.items() if np is not None and type(v) is np.ndarray}
 
 
 def _write_back(changed: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -142,6 +179,13 @@ def _write_back(changed: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str
 def _copy_into(original: Any, new: Any) -> None:
     np = sys.modules.get("numpy")
     torch = sys.modules.get("torch")
+    if np is not None and type(original) is np.random.Generator and type(new) is type(original):
+        if type(original.bit_generator) is type(new.bit_generator):
+            original.bit_generator.state = new.bit_generator.state
+        return
+    if torch is not None and type(original) is torch.Generator and type(new) is torch.Generator:
+        original.set_state(new.get_state())
+        return
     if np is not None and type(original) is np.ndarray and isinstance(new, np.ndarray):
         if original.shape == new.shape and original.flags.writeable:
             np.copyto(original, new, casting="unsafe")

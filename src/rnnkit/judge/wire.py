@@ -13,8 +13,15 @@ an object with a ``"$"`` key naming its kind:
 ``tensor``  a torch tensor: ``dtype`` (torch's name), ``shape``, ``data``
 ``dtype``   a numpy (``numpy``) or torch (``torch``) dtype, by name
 ``size``    a ``torch.Size``
+``rng``     a random generator and its state: numpy's ``Generator`` (``bitgen``, ``state``)
+            or ``torch.Generator`` (``state``, a uint8 tensor)
+``module``  a module of torch's own classes (``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, ``nn.Linear``,
+            ``nn.Embedding``; not a subclass): ``cls``, ``init`` (its constructor's
+            arguments), ``tensors`` (parameters and buffers), ``frozen``, ``training``
 ``handle``  an object that stays where it lives: ``id``, ``cls`` (its nearest numpy,
             torch or builtin class), ``name``
+``callback`` a function of the test (``id``), which the student's code may call: the call
+            goes back to the judge through the kernel's stdin channel (``serve``)
 ``ref``     a trusted callable named by ``module`` and ``name`` (``torch.nn.functional``
             ``cross_entropy``): sent from the judge, imported by the receiver
 ========== ===============================================================
@@ -73,6 +80,10 @@ def encode(value: Any, handles: Callable[[Any], dict[str, Any]] | None = None,
                     "data": base64.b64encode(np.asarray(value).tobytes()).decode("ascii")}
         if isinstance(value, np.dtype) and value.kind in _ARRAY_KINDS:
             return {"$": "dtype", "lib": "numpy", "name": value.str}
+        if kind is np.random.Generator:
+            bitgen = value.bit_generator
+            return {"$": "rng", "lib": "numpy", "bitgen": type(bitgen).__name__,
+                    "state": encode(bitgen.state, depth=d)}
     torch = sys.modules.get("torch")
     if torch is not None:
         if isinstance(value, torch.Tensor) and not _is_proxy(value):
@@ -81,6 +92,10 @@ def encode(value: Any, handles: Callable[[Any], dict[str, Any]] | None = None,
             return {"$": "dtype", "lib": "torch", "name": str(value).removeprefix("torch.")}
         if kind is torch.Size:
             return {"$": "size", "items": [int(v) for v in value]}
+        if kind is torch.Generator and value.device.type == "cpu":
+            return {"$": "rng", "lib": "torch", "state": _tensor(value.get_state(), torch, np)}
+        if kind in _module_classes(torch):
+            return _module(value, torch, np)
     if kind in (tuple, list, set, frozenset):
         tag = {tuple: "tuple", list: "list", set: "set", frozenset: "set"}[kind]
         return {"$": tag, "items": [encode(v, handles, refs, d) for v in value]}
@@ -120,8 +135,39 @@ def _tensor(value: Any, torch: Any, np: Any) -> dict[str, Any]:
         raise WireError(f"a {name} tensor of this layout cannot be sent")
     array = t.contiguous().numpy()
     out = _array(array, np)
-    out.update({"$": "tensor", "torch_dtype": name, "requires_grad": bool(value.requires_grad)})
+    out.update({"$": "tensor", "torch_dtype": name})
     return out
+
+
+_BITGENS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _module_classes(torch: Any) -> dict[type, tuple[str, ...]]:
+    """torch's own module classes sent as data, with their constructor's arguments."""
+    nn = torch.nn
+    rnn = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+           "bidirectional")
+    return {nn.RNN: (*rnn, "nonlinearity"), nn.LSTM: (*rnn, "proj_size"), nn.GRU: rnn,
+            nn.Linear: ("in_features", "out_features", "bias"),
+            nn.Embedding: ("num_embeddings", "embedding_dim", "padding_idx", "max_norm",
+                           "norm_type", "scale_grad_by_freq", "sparse")}
+
+
+def _module(value: Any, torch: Any, np: Any) -> dict[str, Any]:
+    names = _module_classes(torch)[type(value)]
+    init = {}
+    for name in names:
+        v = getattr(value, name)
+        if name == "bias" and not isinstance(v, bool):  # nn.Linear keeps a tensor or None
+            v = v is not None
+        if not (v is None or isinstance(v, (bool, int, float, str))):
+            raise WireError(f"{type(value).__name__}.{name} is not a plain value")
+        init[name] = v
+    tensors = {k: _tensor(t, torch, np) for k, t in
+               [*value.named_parameters(), *value.named_buffers()]}
+    frozen = [k for k, p in value.named_parameters() if not p.requires_grad]
+    return {"$": "module", "cls": type(value).__name__, "init": init, "tensors": tensors,
+            "frozen": frozen, "training": bool(value.training)}
 
 
 def dumps(value: Any, **kw: Any) -> str:
@@ -131,7 +177,8 @@ def dumps(value: Any, **kw: Any) -> str:
 
 # -- decoding ---------------------------------------------------------------------------------
 def loads(text: str, *, max_bytes: int, handle: Callable[[dict[str, Any]], Any] | None = None,
-          ref: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+          ref: Callable[[dict[str, Any]], Any] | None = None,
+          callback: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     """Decode one message, checking everything (see the module docstring)."""
     if not isinstance(text, str):
         raise WireError(f"expected the message as text; got {type(text).__name__}")
@@ -143,7 +190,7 @@ def loads(text: str, *, max_bytes: int, handle: Callable[[dict[str, Any]], Any] 
         raise WireError("the message is nested too deeply") from None
     except json.JSONDecodeError as err:
         raise WireError(f"the message is not JSON: {err}") from None
-    return decode(raw, handle=handle, ref=ref)
+    return decode(raw, handle=handle, ref=ref, callback=callback)
 
 
 def _no_constant(name: str) -> Any:
@@ -151,7 +198,8 @@ def _no_constant(name: str) -> Any:
 
 
 def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
-           ref: Callable[[dict[str, Any]], Any] | None = None, depth: int = 0) -> Any:
+           ref: Callable[[dict[str, Any]], Any] | None = None,
+           callback: Callable[[dict[str, Any]], Any] | None = None, depth: int = 0) -> Any:
     """The value ``raw`` (parsed JSON) stands for; :class:`WireError` if it is not data."""
     if depth > MAX_DEPTH:
         raise WireError(f"the value is nested more than {MAX_DEPTH} levels deep")
@@ -171,7 +219,7 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
             raise WireError(f"a tagged float must be nan, inf or -inf; got {text!r}")
         return float(text)
     if tag in ("tuple", "list", "set"):
-        items = [decode(v, handle=handle, ref=ref, depth=d) for v in _items(raw)]
+        items = [decode(v, handle=handle, ref=ref, callback=callback, depth=d) for v in _items(raw)]
         if tag == "set":
             return set(_hashable(items))
         return tuple(items) if tag == "tuple" else items
@@ -180,8 +228,8 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
         for pair in _items(raw):
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise WireError("a dict item must be a [key, value] pair")
-            pairs.append((decode(pair[0], handle=handle, ref=ref, depth=d),
-                          decode(pair[1], handle=handle, ref=ref, depth=d)))
+            pairs.append((decode(pair[0], handle=handle, ref=ref, callback=callback, depth=d),
+                          decode(pair[1], handle=handle, ref=ref, callback=callback, depth=d)))
         keys = _hashable([k for k, _ in pairs])
         out = dict(zip(keys, (v for _, v in pairs)))
         return collections.Counter(out) if tag == "counter" else out
@@ -210,10 +258,18 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
         if not all(type(v) is int for v in items):
             raise WireError("a torch.Size holds ints only")
         return _torch().Size(items)
+    if tag == "rng":
+        return _decode_rng(raw)
+    if tag == "module":
+        return _decode_module(raw)
     if tag == "handle":
         if handle is None:
             raise WireError("a handle where only data is expected")
         return handle(raw)
+    if tag == "callback":
+        if callback is None:
+            raise WireError("a callback where only data is expected")
+        return callback(raw)
     if tag == "ref":
         if ref is None:
             raise WireError("a reference where only data is expected")
@@ -297,6 +353,68 @@ def _decode_tensor(raw: dict[str, Any]) -> Any:
         raise WireError("a tensor of strings")
     tensor = torch.from_numpy(array)
     return tensor.to(dtype) if tensor.dtype != dtype else tensor
+
+
+def _decode_rng(raw: dict[str, Any]) -> Any:
+    if raw.get("lib") == "numpy":
+        np = _numpy()
+        name = raw.get("bitgen")
+        if name not in _BITGENS:
+            raise WireError(f"unknown bit generator {name!r}")
+        bitgen = getattr(np.random, name)()
+        try:
+            bitgen.state = decode(raw.get("state"))
+        except (TypeError, ValueError, KeyError) as err:
+            raise WireError(f"a {name} state that numpy rejects: {err}") from None
+        return np.random.Generator(bitgen)
+    if raw.get("lib") == "torch":
+        torch = _torch()
+        state = _decode_tensor(raw.get("state") if isinstance(raw.get("state"), dict) else {})
+        if state.dtype != torch.uint8:
+            raise WireError("a torch.Generator's state is a uint8 tensor")
+        generator = torch.Generator()
+        try:
+            generator.set_state(state)
+        except RuntimeError as err:
+            raise WireError(f"a torch.Generator state that torch rejects: {err}") from None
+        return generator
+    raise WireError(f"unknown generator library {raw.get('lib')!r}")
+
+
+def _decode_module(raw: dict[str, Any]) -> Any:
+    torch = _torch()
+    classes = {cls.__name__: (cls, names) for cls, names in _module_classes(torch).items()}
+    if raw.get("cls") not in classes:
+        raise WireError(f"modules of class {raw.get('cls')!r} are not data")
+    cls, names = classes[raw["cls"]]
+    init = raw.get("init")
+    if not (isinstance(init, dict) and set(init) == set(names) and all(
+            v is None or type(v) in (bool, int, float, str) for v in init.values())):
+        raise WireError(f"a {cls.__name__} needs exactly the arguments {', '.join(names)}")
+    if cls is torch.nn.LSTM and not init.get("proj_size"):
+        init = {k: v for k, v in init.items() if k != "proj_size"}
+    try:
+        with torch.random.fork_rng(devices=[]):  # the judge's own random draws stay as they were
+            module = cls(**init)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise WireError(f"{cls.__name__}({init}) cannot be built: {err}") from None
+    tensors = raw.get("tensors")
+    own = dict([*module.named_parameters(), *module.named_buffers()])
+    if not (isinstance(tensors, dict) and set(tensors) == set(own)):
+        raise WireError(f"a {cls.__name__} needs the tensors {', '.join(sorted(own))}")
+    with torch.no_grad():
+        for name, spec in tensors.items():
+            value = _decode_tensor(spec if isinstance(spec, dict) else {})
+            target = own[name]
+            if tuple(value.shape) != tuple(target.shape):
+                raise WireError(f"{cls.__name__}.{name} has shape {tuple(value.shape)}; "
+                                f"expected {tuple(target.shape)}")
+            target.data = value.detach().clone()
+    frozen = raw.get("frozen") or []
+    for name, p in module.named_parameters():
+        p.requires_grad_(name not in frozen)
+    module.train(raw.get("training") is not False)
+    return module
 
 
 def ref_for(value: Any) -> dict[str, Any] | None:
