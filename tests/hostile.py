@@ -647,20 +647,23 @@ HOSTILE_CASES: list[Case] = [
     Case("code_swap_hex", "make_windows wrong; the same __code__ swap run through "
          "exec(bytes.fromhex(...))", lambda r: with_solution(
              r, "01_make_windows", WRONG_MAKE_WINDOWS + "\n" + CODE_SWAP_HEX), 7, "flagged",
-         frozenset({"dynamic_code"}), in_kernel_score=9, defence="the judge's checks are its own"),
+         frozenset({"dynamic_code"}), in_kernel_score=9,
+         defence="the judge's checks are its own"),
     Case("input_transformer_rewrites_tests", "make_windows wrong; an IPython input "
          "transformer turns every cell with a check into pass", lambda r: with_solution(
              r, "01_make_windows", WRONG_MAKE_WINDOWS + "\n" + REWRITE_TESTS), 7, "flagged",
-         frozenset({"kernel_internals"}), in_kernel_score=9, defence="test cells never reach the student kernel"),
+         frozenset({"kernel_internals"}), in_kernel_score=9,
+         defence="test cells never reach the student kernel"),
     Case("guard_cleared", "make_windows wrong; its cell empties the in-kernel guard through "
          "sys.modules, then patches numpy and rnnkit", lambda r: with_solution(
              r, "01_make_windows", WRONG_MAKE_WINDOWS + "\n" + CLEAR_GUARD), 7, "flagged",
-         frozenset({"module_patch"}), in_kernel_score=9, defence="no check runs where the student's code runs"),
+         frozenset({"module_patch"}), in_kernel_score=9,
+         defence="no check runs where the student's code runs"),
     Case("globals_during_call", "make_windows returns zeros and, while a test calls it, "
          "rebinds check_close & co. with globals().update", lambda r: with_solution(
              r, "01_make_windows", GLOBALS_DURING_CALL), 7, "flagged",
-         frozenset({"module_patch"}), in_kernel_score=9, defence="the call runs in the kernel, the checks in the "
-                                              "judge"),
+         frozenset({"module_patch"}), in_kernel_score=9,
+         defence="the call runs in the kernel, the checks in the judge"),
     Case("hidden_tests_from_disk", "every exercise solved; a cell reads the notebooks in and "
          "around its folder for hidden tests", lambda r: with_new_cell(
              r, "01_make_windows_tests", READ_OWN_NOTEBOOK), 9, "flagged",
@@ -668,8 +671,9 @@ HOSTILE_CASES: list[Case] = [
          defence="the kernel's copy of the notebook has its test cells blanked"),
     Case("forged_judge_replies", "every exercise solved; the kernel's side of the judge is "
          "replaced so fit_autoregressive answers with a reference to os.system and "
-         "predict_autoregressive with a pickle", lambda r: with_new_cell(r, "01_one_hot_tests", FORGED_REPLIES), 6,
-         "flagged", frozenset({"module_patch"}),
+         "predict_autoregressive with a pickle",
+         lambda r: with_new_cell(r, "01_one_hot_tests", FORGED_REPLIES), 6, "flagged",
+         frozenset({"module_patch"}),
          defence="the judge decodes replies as data only: a forged reply fails its test"),
     Case("megabytes_of_output", "a 20 MB output saved in the file; one_hot prints 3 MB per call",
          _megabytes, 9, "graded",

@@ -230,7 +230,7 @@ class JudgeRelay:
         kc = self.kc  # type: ignore[attr-defined]
         try:
             msg = run_sync(kc.get_stdin_msg)(timeout=0)
-        except Exception:  # noqa: BLE001 - queue.Empty: nothing asked
+        except Exception:
             return False
         if msg.get("msg_type") != "input_request":
             return True
@@ -250,7 +250,7 @@ class JudgeRelay:
         while time.monotonic() < end:
             try:
                 msg = get(timeout=max(0.05, end - time.monotonic()))
-            except Exception:  # noqa: BLE001 - queue.Empty
+            except Exception:
                 return None
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return msg

@@ -59,7 +59,7 @@ class Judge:
             try:
                 parent.close()
                 _main(child)
-            except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+            except BaseException:
                 code = 1
             finally:
                 os._exit(code)
@@ -247,7 +247,7 @@ def _main(conn: Any) -> None:
                     shell.user_ns[name] = proxy.RemoteName(name)
                 _torch_threads()
                 ok = result.success
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 outputs.stream("stderr", traceback.format_exc())
                 ok = False
             conn.send(("ready" if ok else "failed", outputs.take()))

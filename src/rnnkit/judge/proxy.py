@@ -57,7 +57,7 @@ class Link:
                        **{k: wire.decode(v, handle=self._proxy)
                           for k, v in (req.get("kwargs") or {}).items()})
             return json.dumps({"ok": True, "value": _send(value)}, allow_nan=False)
-        except Exception as err:  # noqa: BLE001 - the student's code sees the error
+        except Exception as err:
             return json.dumps({"ok": False, "error": {"type": type(err).__name__,
                                                       "message": str(err)[:2000]}})
 
@@ -238,7 +238,7 @@ def _student_exception(error: Any) -> BaseException:
         args = [str(error.get("message", ""))]
     try:
         err = cls(*args)
-    except Exception:  # noqa: BLE001 - a class whose arguments differ (UnicodeError...)
+    except Exception:
         err = cls(str(error.get("message", "")))
     remote = error.get("traceback")
     if isinstance(remote, str) and remote:
@@ -265,7 +265,7 @@ class RemoteObject:
     """An object that stays in the student kernel (a model, a student class's instance)."""
 
     __rnnkit_proxy__ = True
-    __slots__ = ("_link", "_id", "_cls", "_name", "_callable")
+    __slots__ = ("_callable", "_cls", "_id", "_link", "_name")
 
     def __init__(self, link: Link, ident: int, cls: type | None, name: str | None,
                  is_callable: bool) -> None:

@@ -40,7 +40,7 @@ def handle(request: str) -> str:
         value, writeback = _run(req)
         return json.dumps({"ok": True, "value": _out(value), "writeback": writeback},
                           separators=(",", ":"), allow_nan=False)
-    except BaseException as err:  # noqa: BLE001 - everything becomes a reply
+    except BaseException as err:
         return _error_reply(err)
 
 
@@ -167,9 +167,9 @@ def _arrays(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     torch = sys.modules.get("torch")
     keep = {}
     for key, value in found.items():
-        if np is not None and type(value) in (np.ndarray, np.random.Generator):
-            keep[key] = value
-        elif torch is not None and isinstance(value, (torch.Tensor, torch.Generator)):
+        numpy_kind = np is not None and type(value) in (np.ndarray, np.random.Generator)
+        torch_kind = torch is not None and isinstance(value, (torch.Tensor, torch.Generator))
+        if numpy_kind or torch_kind:
             keep[key] = value
     return keep
 
@@ -210,16 +210,16 @@ def _error_reply(err: BaseException) -> str:
     names = [f"{k.__module__}:{k.__qualname__}" for k in type(err).__mro__]
     try:
         args = wire.encode(list(err.args))
-    except Exception:  # noqa: BLE001 - args that are not data become their text
+    except Exception:
         args = wire.encode([str(err)])
     try:
         text = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
-    except Exception:  # noqa: BLE001
+    except Exception:
         text = ""
     reply = {"ok": False, "error": {"mro": names, "args": args, "message": str(err)[:20000],
                                     "traceback": text[-4000:]}}
     try:
         return json.dumps(reply, separators=(",", ":"), allow_nan=False)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return json.dumps({"ok": False, "error": {"mro": names, "args": wire.encode([]),
                                                   "message": "", "traceback": ""}})

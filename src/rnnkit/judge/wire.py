@@ -44,7 +44,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "WireError", "decode", "encode", "dumps", "loads"]
+__all__ = ["MAX_DEPTH", "WireError", "decode", "dumps", "encode", "loads"]
 
 MAX_DEPTH = 64
 # dtype kinds an array may have: bool, signed, unsigned, float, complex, bytes, unicode
@@ -131,7 +131,7 @@ def _tensor(value: Any, torch: Any, np: Any) -> dict[str, Any]:
     t = value.detach().cpu()
     if name in _TORCH_NUMPY_LESS:
         t = t.float()
-    if t.is_sparse or t.is_quantized or t.is_complex() and np is None:
+    if t.is_sparse or t.is_quantized or (t.is_complex() and np is None):
         raise WireError(f"a {name} tensor of this layout cannot be sent")
     array = t.contiguous().numpy()
     out = _array(array, np)
@@ -231,7 +231,7 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
             pairs.append((decode(pair[0], handle=handle, ref=ref, callback=callback, depth=d),
                           decode(pair[1], handle=handle, ref=ref, callback=callback, depth=d)))
         keys = _hashable([k for k, _ in pairs])
-        out = dict(zip(keys, (v for _, v in pairs)))
+        out = dict(zip(keys, (v for _, v in pairs), strict=True))
         return collections.Counter(out) if tag == "counter" else out
     if tag == "ndarray":
         return _decode_array(raw)
