@@ -62,6 +62,7 @@ class Link:
                                                       "message": str(err)[:2000]}})
 
     def request(self, req: dict[str, Any]) -> Any:
+        """Send ``req``; the decoded value and writeback, or the student's exception."""
         text = json.dumps(req, separators=(",", ":"), allow_nan=False)
         raw = self._send(text)
         try:
@@ -77,16 +78,44 @@ class Link:
         if not isinstance(reply, dict):
             raise RemoteError("the student's kernel sent a reply the judge cannot read (over "
                               f"{MAX_REPLY_BYTES // 2**20} MiB, or not a reply)")
+        _reissue(reply.get("warnings"))
         if reply.get("ok") is True:
             try:
-                value = wire.decode(reply.get("value"), handle=self._proxy)
+                value = wire.decode(reply.get("value"), handle=self._proxy, alias=self._alias)
                 writeback = {str(k): wire.decode(v) for k, v in
                              (reply.get("writeback") or {}).items()}
-            except wire.WireError as err:
+                if isinstance(reply.get("torch_rng"), dict) and "torch" in sys.modules:
+                    sys.modules["torch"].set_rng_state(wire.decode(reply["torch_rng"]))
+            except (wire.WireError, RuntimeError, TypeError) as err:
                 raise RemoteError(f"the student's code returned something that is not data: "
                                   f"{err}") from None
             return value, writeback
         raise _student_exception(reply.get("error"))
+
+    def _alias(self, raw: dict[str, Any]) -> Any:
+        """The judge's own argument a result is (``alias``), or a view of it (``view``)."""
+        path = raw.get("path")
+        args, kwargs = self._pending
+        if not (isinstance(path, list) and path and isinstance(path[0], str)):
+            raise wire.WireError("an alias needs a path")
+        key = path[0]
+        try:
+            obj: Any = kwargs[key[2:]] if key.startswith("k:") else args[int(key)]
+            for step in path[1:]:
+                obj = obj[step]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise wire.WireError(f"the alias {path!r} names no argument") from None
+        if raw.get("$") == "alias":
+            return obj
+        data = wire.decode(raw.get("data"))
+        torch, np = sys.modules.get("torch"), sys.modules.get("numpy")
+        if torch is not None and np is not None and type(obj) is np.ndarray:
+            view = torch.from_numpy(obj)
+            view = view.T if raw.get("how") == "T" else view
+            if tuple(view.shape) == tuple(data.shape) and view.dtype == data.dtype and \
+                    torch.equal(view, data):
+                return view
+        return data
 
     def _proxy(self, raw: dict[str, Any]) -> RemoteObject:
         ident = raw.get("id")
@@ -108,6 +137,7 @@ class Link:
                                           for k, v in kwargs.items()}}
         if name is not None:
             req["name"] = name
+        req["context"] = _context()
         self._pending = (args, kwargs)
         # callbacks copy the student's arrays into the judge's: what the call did not
         # change in the end goes back to its value before the call
@@ -177,6 +207,7 @@ def _write_back(changed: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str
 
 
 def _copy_into(original: Any, new: Any) -> None:
+    """Make the judge's ``original`` hold what the student's copy of it holds now."""
     np = sys.modules.get("numpy")
     torch = sys.modules.get("torch")
     if np is not None and type(original) is np.random.Generator and type(new) is type(original):
@@ -196,6 +227,66 @@ def _copy_into(original: Any, new: Any) -> None:
         with torch.no_grad():
             if tuple(original.shape) == tuple(new.shape):
                 original.copy_(new.to(original.dtype))
+        return
+    if isinstance(original, dict) and isinstance(new, dict):
+        for key in [k for k in original if k not in new]:
+            del original[key]
+        for key, value in new.items():
+            if key in original and _in_place(original[key], value):
+                _copy_into(original[key], value)
+            else:
+                original[key] = value
+    elif isinstance(original, list) and isinstance(new, list):
+        if len(original) == len(new):
+            for i, value in enumerate(new):
+                if _in_place(original[i], value):
+                    _copy_into(original[i], value)
+                else:
+                    original[i] = value
+        else:
+            original[:] = new
+    elif isinstance(original, set) and isinstance(new, set):
+        original.clear()
+        original.update(new)
+    elif isinstance(original, tuple) and isinstance(new, tuple) and len(original) == len(new):
+        for old, value in zip(original, new, strict=True):
+            if _in_place(old, value):
+                _copy_into(old, value)
+
+
+def _in_place(old: Any, new: Any) -> bool:
+    """``old`` can take ``new``'s value in place (an array, a container of the same kind)."""
+    np = sys.modules.get("numpy")
+    if np is not None and type(old) is np.ndarray:
+        return isinstance(new, np.ndarray)
+    return isinstance(old, (dict, list, set, tuple)) and type(new) is type(old) or (
+        "torch" in sys.modules and isinstance(old, sys.modules["torch"].Tensor))
+
+
+def _context() -> dict[str, Any]:
+    """The judge's numerical context, which the call runs under in the student kernel."""
+    ctx: dict[str, Any] = {}
+    np = sys.modules.get("numpy")
+    if np is not None:
+        ctx["errstate"] = np.geterr()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        ctx["grad"] = bool(torch.is_grad_enabled())
+        ctx["torch_rng"] = wire.encode(torch.get_rng_state())
+    return ctx
+
+
+def _reissue(caught: Any) -> None:
+    """Warn here what the student's code warned there, so the test's filters apply."""
+    import warnings
+
+    for w in caught if isinstance(caught, list) else []:
+        if not isinstance(w, dict):
+            continue
+        category = getattr(builtins, str(w.get("category", "")), None)
+        if not (isinstance(category, type) and issubclass(category, Warning)):
+            category = UserWarning
+        warnings.warn(str(w.get("message", "")), category, stacklevel=4)
 
 
 def _known_class(spec: Any) -> type | None:

@@ -21,6 +21,7 @@ import itertools
 import json
 import sys
 import traceback
+import warnings
 from typing import Any
 
 from . import wire
@@ -35,13 +36,24 @@ _ids = itertools.count(1)
 
 def handle(request: str) -> str:
     """Run one request (JSON text); the reply as JSON text. Never raises."""
+    caught: list[Any] = []
     try:
         req = json.loads(request)
-        value, writeback = _run(req)
-        return json.dumps({"ok": True, "value": _out(value), "writeback": writeback},
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value, extra = _run(req)
+        return json.dumps({"ok": True, **extra, "value": value, "warnings": _warnings(caught)},
                           separators=(",", ":"), allow_nan=False)
-    except BaseException as err:
-        return _error_reply(err)
+    except BaseException as err:  # noqa: BLE001 - everything becomes a reply
+        return _error_reply(err, _warnings(caught))
+
+
+def _warnings(caught: list[Any]) -> list[dict[str, str]]:
+    return [{"category": w.category.__name__, "message": str(w.message)[:2000]}
+            for w in caught[:20]]
+
+
+_MUTABLE = {"ndarray", "tensor", "rng", "list", "dict", "counter", "set"}
 
 
 def _run(req: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -52,22 +64,110 @@ def _run(req: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         return None, {}
     target = _target(req.get("target"))
     if op == "getattr":
-        return getattr(target, req["name"]), {}
+        return _out(getattr(target, req["name"])), {}
+    raw_args = {str(i): a for i, a in enumerate(req.get("args", []))}
+    raw_args.update({f"k:{k}": v for k, v in req.get("kwargs", {}).items()})
     live: dict[str, Any] = {}
     decoding = {"handle": _resolve, "ref": wire.resolve_ref,
                 "callback": lambda raw: _Callback(raw, live)}
     args = [wire.decode(a, **decoding) for a in req.get("args", [])]
     kwargs = {k: wire.decode(v, **decoding) for k, v in req.get("kwargs", {}).items()}
-    live.update(_arrays(args, kwargs))
+    decoded = {str(i): a for i, a in enumerate(args)} | {f"k:{k}": v for k, v in kwargs.items()}
+    mutable = {k: v for k, v in decoded.items()
+               if isinstance(raw_args.get(k), dict) and raw_args[k].get("$") in _MUTABLE}
+    live.update(mutable)
     if op == "method":
         target = getattr(target, req["name"])
     elif op != "call":
         raise ValueError(f"unknown operation {op!r}")
-    before = _snapshots(args, kwargs)
-    value = target(*args, **kwargs)
-    if _is_iterator(value):
-        value = list(itertools.islice(value, MAX_ITEMS))
-    return value, _changed(before, args, kwargs)
+    with _context(req.get("context") or {}) as after:
+        value = target(*args, **kwargs)
+        if _is_iterator(value):
+            value = list(itertools.islice(value, MAX_ITEMS))
+    paths = _paths(decoded)
+    encoded = wire.encode(value, handles=_new_handle, alias=lambda v: _alias(v, paths))
+    writeback = {}
+    for key, obj in mutable.items():
+        now = wire.encode(obj, handles=_new_handle)
+        if json.dumps(now, sort_keys=True) != json.dumps(raw_args[key], sort_keys=True):
+            writeback[key] = now
+    return encoded, {"writeback": writeback, **after}
+
+
+class _context:
+    """The judge's numerical context for one call: numpy's errstate, torch's grad mode and
+    global random state (sent back when the call used it)."""
+
+    def __init__(self, ctx: dict[str, Any]) -> None:
+        self.ctx, self.after = ctx, {}
+
+    def __enter__(self) -> dict[str, Any]:
+        import contextlib
+
+        self._stack = contextlib.ExitStack()
+        np = sys.modules.get("numpy")
+        err = self.ctx.get("errstate")
+        if np is not None and isinstance(err, dict):
+            self._stack.enter_context(np.errstate(**{k: v for k, v in err.items()
+                                                      if k in ("over", "under", "divide",
+                                                               "invalid")}))
+        torch = None
+        if "grad" in self.ctx or "torch_rng" in self.ctx:  # the judge uses torch
+            import torch
+        self._torch = torch
+        if torch is not None:
+            self._stack.enter_context(torch.set_grad_enabled(bool(self.ctx.get("grad", True))))
+            state = self.ctx.get("torch_rng")
+            if isinstance(state, dict):
+                torch.set_rng_state(wire.decode(state))
+                self._rng = state
+        return self.after
+
+    def __exit__(self, *exc: Any) -> None:
+        torch = self._torch
+        if torch is not None and getattr(self, "_rng", None) is not None:
+            now = wire.encode(torch.get_rng_state())
+            if now != self._rng:
+                self.after["torch_rng"] = now
+        self._stack.close()
+
+
+def _paths(decoded: dict[str, Any]) -> dict[int, tuple[list[Any], Any]]:
+    """``id(object) -> (path, object)`` for the call's arguments and what they hold."""
+    found: dict[int, tuple[list[Any], Any]] = {}
+    todo: list[tuple[Any, list[Any]]] = [(v, [k]) for k, v in decoded.items()]
+    while todo and len(found) < 10_000:
+        obj, path = todo.pop()
+        if isinstance(obj, (int, float, str, bool, type(None))) or id(obj) in found:
+            continue
+        found[id(obj)] = (path, obj)
+        if type(obj) in (list, tuple):
+            todo += [(v, [*path, i]) for i, v in enumerate(obj)]
+        elif type(obj) is dict:
+            todo += [(v, [*path, k]) for k, v in obj.items() if isinstance(k, (str, int))]
+    return found
+
+
+def _alias(value: Any, paths: dict[int, tuple[list[Any], Any]]) -> dict[str, Any] | None:
+    """An argument returned as it is, or a tensor that shares an argument array's memory."""
+    if id(value) in paths and paths[id(value)][1] is value:
+        return {"$": "alias", "path": paths[id(value)][0]}
+    torch, np = sys.modules.get("torch"), sys.modules.get("numpy")
+    if torch is None or np is None or not isinstance(value, torch.Tensor) or \
+            value.device.type != "cpu" or value.dtype == torch.bfloat16:
+        return None
+    try:
+        data = value.detach().numpy()
+    except (RuntimeError, TypeError):
+        return None
+    for path, obj in paths.values():
+        if type(obj) is not np.ndarray or not np.shares_memory(data, obj):
+            continue
+        for how, candidate in (("same", obj), ("T", obj.T)):
+            if candidate.shape == data.shape and np.array_equal(candidate, data):
+                return {"$": "view", "path": path, "how": how,
+                        "data": wire.encode(value.detach())}
+    return None
 
 
 class _Callback:
@@ -160,53 +260,7 @@ def _is_iterator(value: Any) -> bool:
         value, (str, bytes))
 
 
-def _arrays(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    found = {str(i): a for i, a in enumerate(args)}
-    found.update({f"k:{k}": v for k, v in kwargs.items()})
-    np = sys.modules.get("numpy")
-    torch = sys.modules.get("torch")
-    keep = {}
-    for key, value in found.items():
-        numpy_kind = np is not None and type(value) in (np.ndarray, np.random.Generator)
-        torch_kind = torch is not None and isinstance(value, (torch.Tensor, torch.Generator))
-        if numpy_kind or torch_kind:
-            keep[key] = value
-    return keep
-
-
-def _copy(value: Any) -> Any:
-    if hasattr(value, "bit_generator"):
-        return json.dumps(value.bit_generator.state, default=str)
-    if hasattr(value, "get_state"):
-        return value.get_state().clone()
-    return value.detach().clone() if hasattr(value, "detach") else value.copy()
-
-
-def _snapshots(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The arrays and generators among the arguments, with a copy of their values."""
-    return {key: (value, _copy(value)) for key, value in _arrays(args, kwargs).items()}
-
-
-def _changed(before: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The arrays among the arguments whose values the call changed, encoded."""
-    return {key: wire.encode(value) for key, (value, copy) in before.items()
-            if not _same(value, copy)}
-
-
-def _same(now: Any, copy: Any) -> bool:
-    if hasattr(now, "bit_generator"):
-        return json.dumps(now.bit_generator.state, default=str) == copy
-    if hasattr(now, "get_state"):
-        return bool((now.get_state() == copy).all())
-    if tuple(now.shape) != tuple(copy.shape) or now.dtype != copy.dtype:
-        return False
-    if hasattr(now, "detach"):  # a NaN compares unequal: its (identical) values go back
-        return bool((now.detach() == copy).all())
-    np = sys.modules["numpy"]
-    return bool(np.array_equal(now, copy, equal_nan=now.dtype.kind in "fc"))
-
-
-def _error_reply(err: BaseException) -> str:
+def _error_reply(err: BaseException, caught: list[dict[str, str]] | None = None) -> str:
     names = [f"{k.__module__}:{k.__qualname__}" for k in type(err).__mro__]
     try:
         args = wire.encode(list(err.args))
@@ -216,8 +270,9 @@ def _error_reply(err: BaseException) -> str:
         text = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
     except Exception:
         text = ""
-    reply = {"ok": False, "error": {"mro": names, "args": args, "message": str(err)[:20000],
-                                    "traceback": text[-4000:]}}
+    reply = {"ok": False, "warnings": caught or [],
+             "error": {"mro": names, "args": args, "message": str(err)[:20000],
+                       "traceback": text[-4000:]}}
     try:
         return json.dumps(reply, separators=(",", ":"), allow_nan=False)
     except Exception:

@@ -22,6 +22,9 @@ an object with a ``"$"`` key naming its kind:
             torch or builtin class), ``name``
 ``callback`` a function of the test (``id``), which the student's code may call: the call
             goes back to the judge through the kernel's stdin channel (``serve``)
+``alias``   the call's own argument at ``path`` (a result that *is* an argument)
+``view``    a tensor sharing memory with the argument at ``path`` (``how``: ``same`` or
+            ``T``), with its ``data`` for when the judge's argument no longer matches
 ``ref``     a trusted callable named by ``module`` and ``name`` (``torch.nn.functional``
             ``cross_entropy``): sent from the judge, imported by the receiver
 ========== ===============================================================
@@ -59,13 +62,22 @@ class WireError(ValueError):
 
 # -- encoding ---------------------------------------------------------------------------------
 def encode(value: Any, handles: Callable[[Any], dict[str, Any]] | None = None,
-           refs: Callable[[Any], dict[str, Any] | None] | None = None, depth: int = 0) -> Any:
-    """``value`` as a JSON-able structure (see the module docstring)."""
+           refs: Callable[[Any], dict[str, Any] | None] | None = None, depth: int = 0,
+           alias: Callable[[Any], dict[str, Any] | None] | None = None) -> Any:
+    """``value`` as a JSON-able structure (see the module docstring).
+
+    ``alias(value)``, when given, may return an ``alias`` or ``view`` entry instead: the
+    student side marks results that are (or share memory with) the call's arguments.
+    """
     if depth > MAX_DEPTH:
         raise WireError(f"the value is nested more than {MAX_DEPTH} levels deep")
     d = depth + 1
     if value is None or isinstance(value, (bool, str)):
         return value
+    if alias is not None and not isinstance(value, (int, float)):
+        found = alias(value)
+        if found is not None:
+            return found
     kind = type(value)
     if kind is int:
         return value
@@ -95,13 +107,14 @@ def encode(value: Any, handles: Callable[[Any], dict[str, Any]] | None = None,
         if kind is torch.Generator and value.device.type == "cpu":
             return {"$": "rng", "lib": "torch", "state": _tensor(value.get_state(), torch, np)}
         if kind in _module_classes(torch):
-            return _module(value, torch, np)
+            return _module(value, torch, np, alias)
     if kind in (tuple, list, set, frozenset):
         tag = {tuple: "tuple", list: "list", set: "set", frozenset: "set"}[kind]
-        return {"$": tag, "items": [encode(v, handles, refs, d) for v in value]}
+        return {"$": tag, "items": [encode(v, handles, refs, d, alias) for v in value]}
     if kind in (dict, collections.Counter, collections.OrderedDict, collections.defaultdict):
         tag = "counter" if kind is collections.Counter else "dict"
-        return {"$": tag, "items": [[encode(k, handles, refs, d), encode(v, handles, refs, d)]
+        return {"$": tag, "items": [[encode(k, handles, refs, d, alias),
+                                     encode(v, handles, refs, d, alias)]
                                     for k, v in value.items()]}
     if refs is not None:
         ref = refs(value)
@@ -153,7 +166,8 @@ def _module_classes(torch: Any) -> dict[type, tuple[str, ...]]:
                            "norm_type", "scale_grad_by_freq", "sparse")}
 
 
-def _module(value: Any, torch: Any, np: Any) -> dict[str, Any]:
+def _module(value: Any, torch: Any, np: Any,
+            alias: Callable[[Any], dict[str, Any] | None] | None = None) -> dict[str, Any]:
     names = _module_classes(torch)[type(value)]
     init = {}
     for name in names:
@@ -163,8 +177,8 @@ def _module(value: Any, torch: Any, np: Any) -> dict[str, Any]:
         if not (v is None or isinstance(v, (bool, int, float, str))):
             raise WireError(f"{type(value).__name__}.{name} is not a plain value")
         init[name] = v
-    tensors = {k: _tensor(t, torch, np) for k, t in
-               [*value.named_parameters(), *value.named_buffers()]}
+    tensors = {k: (alias(t) if alias is not None else None) or _tensor(t, torch, np)
+               for k, t in [*value.named_parameters(), *value.named_buffers()]}
     frozen = [k for k, p in value.named_parameters() if not p.requires_grad]
     return {"$": "module", "cls": type(value).__name__, "init": init, "tensors": tensors,
             "frozen": frozen, "training": bool(value.training)}
@@ -199,7 +213,8 @@ def _no_constant(name: str) -> Any:
 
 def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
            ref: Callable[[dict[str, Any]], Any] | None = None,
-           callback: Callable[[dict[str, Any]], Any] | None = None, depth: int = 0) -> Any:
+           callback: Callable[[dict[str, Any]], Any] | None = None, depth: int = 0,
+           alias: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     """The value ``raw`` (parsed JSON) stands for; :class:`WireError` if it is not data."""
     if depth > MAX_DEPTH:
         raise WireError(f"the value is nested more than {MAX_DEPTH} levels deep")
@@ -219,7 +234,7 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
             raise WireError(f"a tagged float must be nan, inf or -inf; got {text!r}")
         return float(text)
     if tag in ("tuple", "list", "set"):
-        items = [decode(v, handle=handle, ref=ref, callback=callback, depth=d) for v in _items(raw)]
+        items = [decode(v, handle=handle, ref=ref, callback=callback, depth=d, alias=alias) for v in _items(raw)]
         if tag == "set":
             return set(_hashable(items))
         return tuple(items) if tag == "tuple" else items
@@ -228,8 +243,10 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
         for pair in _items(raw):
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise WireError("a dict item must be a [key, value] pair")
-            pairs.append((decode(pair[0], handle=handle, ref=ref, callback=callback, depth=d),
-                          decode(pair[1], handle=handle, ref=ref, callback=callback, depth=d)))
+            pairs.append((decode(pair[0], handle=handle, ref=ref, callback=callback, depth=d,
+                                 alias=alias),
+                          decode(pair[1], handle=handle, ref=ref, callback=callback, depth=d,
+                                 alias=alias)))
         keys = _hashable([k for k, _ in pairs])
         out = dict(zip(keys, (v for _, v in pairs), strict=True))
         return collections.Counter(out) if tag == "counter" else out
@@ -261,7 +278,11 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
     if tag == "rng":
         return _decode_rng(raw)
     if tag == "module":
-        return _decode_module(raw)
+        return _decode_module(raw, alias)
+    if tag in ("alias", "view"):
+        if alias is None:
+            raise WireError(f"an {tag} where only data is expected")
+        return alias(raw)
     if tag == "handle":
         if handle is None:
             raise WireError("a handle where only data is expected")
@@ -381,7 +402,8 @@ def _decode_rng(raw: dict[str, Any]) -> Any:
     raise WireError(f"unknown generator library {raw.get('lib')!r}")
 
 
-def _decode_module(raw: dict[str, Any]) -> Any:
+def _decode_module(raw: dict[str, Any],
+                   alias: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     torch = _torch()
     classes = {cls.__name__: (cls, names) for cls, names in _module_classes(torch).items()}
     if raw.get("cls") not in classes:
@@ -404,12 +426,15 @@ def _decode_module(raw: dict[str, Any]) -> Any:
         raise WireError(f"a {cls.__name__} needs the tensors {', '.join(sorted(own))}")
     with torch.no_grad():
         for name, spec in tensors.items():
-            value = _decode_tensor(spec if isinstance(spec, dict) else {})
+            spec = spec if isinstance(spec, dict) else {}
+            view = spec.get("$") == "view" and alias is not None
+            value = alias(spec) if view else _decode_tensor(spec)  # type: ignore[misc]
             target = own[name]
-            if tuple(value.shape) != tuple(target.shape):
-                raise WireError(f"{cls.__name__}.{name} has shape {tuple(value.shape)}; "
-                                f"expected {tuple(target.shape)}")
-            target.data = value.detach().clone()
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(target.shape):
+                raise WireError(f"{cls.__name__}.{name} is not a tensor of shape "
+                                f"{tuple(target.shape)}")
+            # a view shares memory with the judge's array, as the student's shared theirs
+            target.data = value if view else value.detach().clone()
     frozen = raw.get("frozen") or []
     for name, p in module.named_parameters():
         p.requires_grad_(name not in frozen)
