@@ -121,6 +121,7 @@ class JudgeRelay:
                                        "grader's judge did not start, so it scores 0"))
             return cell, resources
         outputs: list[NotebookNode] = []
+        self._call_timed_out = False
         deadline = time.monotonic() + float(self.timeout or 120)  # type: ignore[attr-defined]
         pending: list[BaseException] = []
         started = time.monotonic()
@@ -151,6 +152,11 @@ class JudgeRelay:
             self.report["judge_errors"].append(f"cell {index}: {why}")  # type: ignore[attr-defined]
             outputs.append(_error("TestDidNotFinish", f"this test did not finish: {why}"))
         self.report["judge_seconds"] += (time.monotonic() - started)  # type: ignore[attr-defined]
+        if self._call_timed_out:  # named in the student's row, as nbgrader's own timeouts are
+            spec = dict(getattr(self, "error_on_timeout", None) or {})
+            outputs.append(_error(str(spec.get("ename") or "CellTimeoutError"), str(spec.get(
+                "evalue") or f"a call ran past the cell timeout of {self.timeout} s and was "  # type: ignore[attr-defined]
+                "interrupted")))
         cell.outputs = outputs
         cell.execution_count = self.report["judge_calls"] - calls_before  # type: ignore[attr-defined]
         self._finish_judged_cell(cell)
@@ -177,6 +183,7 @@ class JudgeRelay:
         interrupted = self._drain(msg_id, scratch, index, deadline)
         reply = self._shell_reply(msg_id)
         if interrupted:
+            self._call_timed_out = True
             return (None, f"the call did not finish within the cell timeout of "
                           f"{self.timeout} s (an infinite loop, or far too much work?)")  # type: ignore[attr-defined]
         if reply is None:
