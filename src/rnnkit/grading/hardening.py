@@ -174,8 +174,10 @@ class HardenedExecute(JudgeRelay, Execute):
         self._judge: Any = None
         self.report["judge"] = bool(self.judge_setup)
         if self.judge_setup:
-            self.report.update({"judge_seconds": 0.0, "judge_calls": 0, "judge_restarts": 0,
-                                "judge_errors": []})
+            self.report.update({"judge_seconds": 0.0, "judge_cpu_seconds": 0.0, "judge_calls": 0,
+                                "judge_restarts": 0, "judge_errors": [],
+                                "in_kernel_tests": list(self.judge_in_kernel)})
+            self._judge_cpu_done = 0.0
         restore_files = self._hide_tests() if self.judge_setup else (lambda: None)
         try:
             if self.judge_setup:  # forked before the kernel's threads start

@@ -145,6 +145,7 @@ class JudgeRelay:
                                                     deadline + 3 * _INTERRUPT_GRACE)
             outputs.extend(from_dict(o) for o in judge_outputs)
         except JudgeDied as err:
+            self._judge_cpu_done += self._judge.cpu_seconds
             self._judge.close()
             self._judge = None
             why = (f"the test ran past the cell timeout of {self.timeout} s"  # type: ignore[attr-defined]
@@ -152,6 +153,9 @@ class JudgeRelay:
             self.report["judge_errors"].append(f"cell {index}: {why}")  # type: ignore[attr-defined]
             outputs.append(_error("TestDidNotFinish", f"this test did not finish: {why}"))
         self.report["judge_seconds"] += (time.monotonic() - started)  # type: ignore[attr-defined]
+        if self._judge is not None:
+            self.report["judge_cpu_seconds"] = round(
+                self._judge_cpu_done + self._judge.cpu_seconds, 3)  # type: ignore[attr-defined]
         if self._call_timed_out:  # named in the student's row, as nbgrader's own timeouts are
             spec = dict(getattr(self, "error_on_timeout", None) or {})
             outputs.append(_error(str(spec.get("ename") or "CellTimeoutError"), str(spec.get(
@@ -201,7 +205,7 @@ class JudgeRelay:
 
         get = run_sync(self.kc.get_iopub_msg)  # type: ignore[attr-defined]
         interrupted = False
-        idle_polls = 0
+        idle_polls, calling_back = 0, False
         while True:
             wait = deadline - time.monotonic()
             if wait <= 0:
@@ -213,11 +217,13 @@ class JudgeRelay:
                 deadline = time.monotonic() + _INTERRUPT_GRACE
                 continue
             try:
-                msg = get(timeout=min(wait, 0.01 if idle_polls < 100 else 0.2))
+                # short waits while the code calls back (a callback asks on stdin, not iopub)
+                pause = 0.001 if calling_back else 0.01 if idle_polls < 100 else 0.2
+                msg = get(timeout=min(wait, pause))
             except Exception:  # queue.Empty: a callback? is the kernel still there?
                 idle_polls += 1
                 if self._answer_stdin(scratch, deadline):
-                    idle_polls = 0
+                    idle_polls, calling_back = 0, True
                 elif idle_polls % 50 == 0 and not run_sync(
                         self.kc.is_alive)():  # type: ignore[attr-defined]
                     raise DeadKernelError("Kernel died") from None

@@ -46,6 +46,7 @@ class Judge:
         self.pid = pid
         self._conn = conn
         self.setup_outputs = setup_outputs
+        self.cpu_seconds = 0.0  # the judge's CPU time so far (set-up included)
 
     @classmethod
     def start(cls, setup: str, names: list[str], timeout: float = 120.0) -> Judge:
@@ -104,7 +105,7 @@ class Judge:
                 except OSError as err:
                     raise JudgeDied(f"the judge stopped ({type(err).__name__})") from None
             elif kind == "done":
-                outputs, finished = payload
+                outputs, finished, self.cpu_seconds = payload
                 return outputs, finished
             else:
                 raise JudgeDied(f"the judge sent {kind!r}")
@@ -256,7 +257,7 @@ def _main(conn: Any) -> None:
         elif kind == "cell":
             assert shell is not None
             result = shell.run_cell(message[1], store_history=False)
-            conn.send(("done", (outputs.take(), bool(result.success))))
+            conn.send(("done", (outputs.take(), bool(result.success), time.process_time())))
         else:
             return
 
