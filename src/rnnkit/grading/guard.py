@@ -15,6 +15,8 @@ A module first imported later (torch, for example) is snapshotted as its import
 finishes, before student code can touch it. This defeats monkeypatching; it is not a
 security boundary: code that targets this module itself (through ``sys.modules``,
 ``gc`` or IPython's internals) can undo it, and the integrity scan flags such code.
+With the judge (``rnnkit.judge``), ``rnnkit grade`` installs it only for the test cells
+the instructor left in the kernel (``"rnnkit": {"judge": false}``).
 """
 
 from __future__ import annotations

@@ -44,10 +44,11 @@ What happened is written beside the notebook, in ``rnnkit-execution.json``
 ``truncated_notebook``. The pipeline reads it with ``read_execution_report(folder)`` to
 tell the student and the instructor.
 
-These defences raise the bar for tricks in *student code*; they are not a security
-boundary against code that attacks the kernel's own machinery (``get_ipython()``,
-``sys.modules``, ``gc``, frames). The integrity scan (``rnnkit.grading.integrity``)
-flags such code for a human. Use::
+The guard and the sentinel are not a security boundary against code that attacks the
+kernel's own machinery (``get_ipython()``, ``sys.modules``, ``gc``, frames). That is why,
+with ``judge_setup`` set (``rnnkit grade`` sets it), test cells do not run in the kernel
+at all but in a judge process (``rnnkit.grading.relay``, ``rnnkit.judge``); only the test
+cells listed in ``judge_in_kernel`` still run here, with the guard and the sentinel. Use::
 
     config.merge(sandbox_config(limits))    # rnnkit.grading.sandbox
     config.merge(hardening_config(limits))  # swaps Execute for HardenedExecute in autograde

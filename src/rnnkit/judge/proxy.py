@@ -259,7 +259,7 @@ def _in_place(old: Any, new: Any) -> bool:
     np = sys.modules.get("numpy")
     if np is not None and type(old) is np.ndarray:
         return isinstance(new, np.ndarray)
-    return isinstance(old, (dict, list, set, tuple)) and type(new) is type(old) or (
+    return (isinstance(old, (dict, list, set, tuple)) and type(new) is type(old)) or (
         "torch" in sys.modules and isinstance(old, sys.modules["torch"].Tensor))
 
 

@@ -44,7 +44,7 @@ def handle(request: str) -> str:
             value, extra = _run(req)
         return json.dumps({"ok": True, **extra, "value": value, "warnings": _warnings(caught)},
                           separators=(",", ":"), allow_nan=False)
-    except BaseException as err:  # noqa: BLE001 - everything becomes a reply
+    except BaseException as err:
         return _error_reply(err, _warnings(caught))
 
 

@@ -227,14 +227,18 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
     if not isinstance(raw, dict):
         raise WireError(f"unexpected {type(raw).__name__} in the message")
     tag = raw.get("$")
-    d = depth + 1
+
+    def sub(value: Any) -> Any:
+        return decode(value, handle=handle, ref=ref, callback=callback, depth=depth + 1,
+                      alias=alias)
+
     if tag == "float":
         text = raw.get("v")
         if text not in ("nan", "inf", "-inf"):
             raise WireError(f"a tagged float must be nan, inf or -inf; got {text!r}")
         return float(text)
     if tag in ("tuple", "list", "set"):
-        items = [decode(v, handle=handle, ref=ref, callback=callback, depth=d, alias=alias) for v in _items(raw)]
+        items = [sub(v) for v in _items(raw)]
         if tag == "set":
             return set(_hashable(items))
         return tuple(items) if tag == "tuple" else items
@@ -243,10 +247,7 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
         for pair in _items(raw):
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise WireError("a dict item must be a [key, value] pair")
-            pairs.append((decode(pair[0], handle=handle, ref=ref, callback=callback, depth=d,
-                                 alias=alias),
-                          decode(pair[1], handle=handle, ref=ref, callback=callback, depth=d,
-                                 alias=alias)))
+            pairs.append((sub(pair[0]), sub(pair[1])))
         keys = _hashable([k for k, _ in pairs])
         out = dict(zip(keys, (v for _, v in pairs), strict=True))
         return collections.Counter(out) if tag == "counter" else out
