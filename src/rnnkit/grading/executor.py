@@ -26,8 +26,10 @@ ExecutorFactory = Callable[[int], cf.Executor]
 PRELOAD = ["rnnkit.grading.worker", "rnnkit.grading.feedback", "rnnkit.kernelclient",
            "rnnkit.grading.hardening", "rnnkit.grading.caps", "rnnkit.grading.integrity",
            "nbgrader.converters", "nbgrader.preprocessors", "nbconvert.exporters", "bleach",
-           "rnnkit.judge.process", "rnnkit.judge.proxy", "rnnkit.checks_oracle",
-           "IPython.core.interactiveshell", "torch", "rnnkit.grading.warmup"]
+           # what judges (forked from the workers) import: the chapters' imports cells
+           "rnnkit.judge.process", "rnnkit.judge.proxy", "IPython.core.interactiveshell",
+           "matplotlib.pyplot", "torch", "rnnkit.checks_oracle", "rnnkit.checks_torch",
+           "rnnkit.gradcheck", "rnnkit.datasets", "rnnkit.plotting", "rnnkit.grading.warmup"]
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -75,6 +75,7 @@ from traitlets.config import Config
 from .guard import CANONICAL, CHECK_MODULES
 from .model import MAX_CELL_OUTPUT_BYTES, MAX_NOTEBOOK_OUTPUT_BYTES
 from .relay import JudgeRelay
+from .relay import error_output as _error
 from .sandbox import DEFAULT_LIMITS, SandboxLimits
 
 __all__ = [
@@ -121,11 +122,6 @@ def canonical_names(source: str) -> list[str]:
         return []
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     return sorted(used & (set(CANONICAL) | helpers))
-
-
-def _error(ename: str, evalue: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"{ename}: {evalue}"])
 
 
 class HardenedExecute(JudgeRelay, Execute):

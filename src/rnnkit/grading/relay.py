@@ -37,19 +37,15 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat import NotebookNode, from_dict
 
-__all__ = ["BLANKED", "JudgeRelay"]
+__all__ = ["BLANKED", "JudgeRelay", "error_output"]
 
 BLANKED = "# A test cell: while the notebook is graded, it runs in the judge, not here.\n"
 _SERVE = "__import__('rnnkit.judge.serve', fromlist=['handle']).handle({!r})"
 _INTERRUPT_GRACE = 5.0
 
 
-def _is_test(cell: Any) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def _error(ename: str, evalue: str) -> NotebookNode:
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    """An error output with a one-line traceback (what nbgrader scores as a failure)."""
     return NotebookNode(output_type="error", ename=ename, evalue=evalue,
                         traceback=[f"{ename}: {evalue}"])
 
@@ -67,13 +63,13 @@ class JudgeRelay:
         folder = self._notebook_folder()
         if folder is None or not folder.is_dir():
             return lambda: None
-        from .hardening import write_file_safely
+        from .hardening import is_test_cell, write_file_safely
 
         key = (self.resources or {}).get("unique_key", "")  # type: ignore[attr-defined]
         own = folder / f"{key}.ipynb"
         blank = copy.deepcopy(self.nb)  # type: ignore[attr-defined]
         for cell in blank.cells:
-            if _is_test(cell):
+            if is_test_cell(cell):
                 cell.source, cell.outputs = BLANKED, []
         write_file_safely(own, json.dumps(blank, indent=1))
         aside = folder.parent / f".rnnkit-aside-{secrets.token_hex(8)}"
@@ -117,7 +113,7 @@ class JudgeRelay:
             self._start_judge()
             self.report["judge_restarts"] += 1  # type: ignore[attr-defined]
         if self._judge is None:
-            cell.outputs.append(_error("JudgeUnavailable", "this test could not run: the "
+            cell.outputs.append(error_output("JudgeUnavailable", "this test could not run: the "
                                        "grader's judge did not start, so it scores 0"))
             return cell, resources
         outputs: list[NotebookNode] = []
@@ -151,14 +147,14 @@ class JudgeRelay:
             why = (f"the test ran past the cell timeout of {self.timeout} s"  # type: ignore[attr-defined]
                    if time.monotonic() >= deadline else str(err))
             self.report["judge_errors"].append(f"cell {index}: {why}")  # type: ignore[attr-defined]
-            outputs.append(_error("TestDidNotFinish", f"this test did not finish: {why}"))
+            outputs.append(error_output("TestDidNotFinish", f"this test did not finish: {why}"))
         self.report["judge_seconds"] += (time.monotonic() - started)  # type: ignore[attr-defined]
         if self._judge is not None:
             self.report["judge_cpu_seconds"] = round(
                 self._judge_cpu_done + self._judge.cpu_seconds, 3)  # type: ignore[attr-defined]
         if self._call_timed_out:  # named in the student's row, as nbgrader's own timeouts are
             spec = dict(getattr(self, "error_on_timeout", None) or {})
-            outputs.append(_error(str(spec.get("ename") or "CellTimeoutError"), str(spec.get(
+            outputs.append(error_output(str(spec.get("ename") or "CellTimeoutError"), str(spec.get(
                 "evalue") or f"a call ran past the cell timeout of {self.timeout} s and was "  # type: ignore[attr-defined]
                 "interrupted")))
         cell.outputs = outputs

@@ -111,9 +111,8 @@ class _context:
             self._stack.enter_context(np.errstate(**{k: v for k, v in err.items()
                                                       if k in ("over", "under", "divide",
                                                                "invalid")}))
-        torch = None
-        if "grad" in self.ctx or "torch_rng" in self.ctx:  # the judge uses torch
-            import torch
+        # only where the student's code has torch already (importing it costs about 1 s)
+        torch = sys.modules.get("torch")
         self._torch = torch
         if torch is not None:
             self._stack.enter_context(torch.set_grad_enabled(bool(self.ctx.get("grad", True))))
