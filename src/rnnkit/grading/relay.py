@@ -89,13 +89,19 @@ class JudgeRelay:
         return restore
 
     def _start_judge(self, required: bool = False) -> None:
-        """Fork the judge; ``required``: raise when it cannot start (the grading fails)."""
+        """Fork the judge; ``required``: raise when it cannot start (the grading fails).
+
+        The first judge's set-up runs while the kernel starts; the first test cell waits
+        for it (``_ready_judge``).
+        """
         from rnnkit.judge.process import Judge, JudgeDied
 
         started = time.monotonic()
+        self._judge_required = required
         try:
             self._judge = Judge.start(self.judge_setup, list(self.judge_names),  # type: ignore[attr-defined]
-                                      timeout=float(self.timeout or 120))  # type: ignore[attr-defined]
+                                      timeout=float(self.timeout or 120),  # type: ignore[attr-defined]
+                                      wait=not required)
         except (JudgeDied, OSError) as err:
             self._judge = None
             self.report["judge_errors"].append(str(err))  # type: ignore[attr-defined]
@@ -104,10 +110,26 @@ class JudgeRelay:
                 raise RuntimeError(f"the grader's judge did not start: {err}") from None
         self.report["judge_seconds"] += time.monotonic() - started  # type: ignore[attr-defined]
 
+    def _ready_judge(self) -> None:
+        """Wait for the judge's set-up; a first judge that fails it fails the grading."""
+        from rnnkit.judge.process import JudgeDied
+
+        if self._judge is None:
+            return
+        try:
+            self._judge.ready()
+        except JudgeDied as err:
+            self._judge = None
+            self.report["judge_errors"].append(str(err))  # type: ignore[attr-defined]
+            if getattr(self, "_judge_required", False):
+                raise RuntimeError(f"the grader's judge did not start: {err}") from None
+
     # -- one test cell ----------------------------------------------------------------------
     def _judge_test_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
         from rnnkit.judge.process import JudgeDied
 
+        self._ready_judge()
+        self._judge_required = False
         cell.outputs = []
         if self._judge is None:
             self._start_judge()

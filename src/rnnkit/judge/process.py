@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -49,8 +50,13 @@ class Judge:
         self.cpu_seconds = 0.0  # the judge's CPU time so far (set-up included)
 
     @classmethod
-    def start(cls, setup: str, names: list[str], timeout: float = 120.0) -> Judge:
-        """Fork a judge, run ``setup`` in it and bind ``names`` to proxies."""
+    def start(cls, setup: str, names: list[str], timeout: float = 120.0,
+              wait: bool = True) -> Judge:
+        """Fork a judge, run ``setup`` in it and bind ``names`` to proxies.
+
+        With ``wait=False`` the set-up runs while the caller goes on (the grader starts
+        the kernel meanwhile); :meth:`ready` or the first :meth:`run_cell` waits for it.
+        """
         import multiprocessing
 
         parent, child = multiprocessing.Pipe(duplex=True)
@@ -66,13 +72,27 @@ class Judge:
                 os._exit(code)
         child.close()
         judge = cls(pid, parent, [])
+        judge._timeout = timeout
+        judge._pending_setup = True
         parent.send(("setup", setup, list(names)))
-        kind, payload = judge._recv(time.monotonic() + timeout)
-        if kind != "ready":
-            judge.close()
-            raise JudgeDied(f"the judge's set-up did not finish: {payload}")
-        judge.setup_outputs = payload
+        if wait:
+            judge.ready()
         return judge
+
+    def ready(self) -> None:
+        """Wait for the set-up; :class:`JudgeDied` (the judge closed) when it failed."""
+        if not getattr(self, "_pending_setup", False):
+            return
+        self._pending_setup = False
+        try:
+            kind, payload = self._recv(time.monotonic() + self._timeout)
+        except JudgeDied:
+            self.close()
+            raise
+        if kind != "ready":
+            self.close()
+            raise JudgeDied(f"the judge's set-up did not finish: {payload}")
+        self.setup_outputs = payload
 
     def _recv(self, deadline: float) -> tuple[str, Any]:
         wait = max(0.0, deadline - time.monotonic())
@@ -91,6 +111,7 @@ class Judge:
         ``finished`` is False when the cell raised (its error is the last output).
         Raises :class:`JudgeDied` when the judge dies or runs past ``deadline``.
         """
+        self.ready()
         try:
             self._conn.send(("cell", source))
         except OSError as err:
@@ -246,6 +267,10 @@ def _main(conn: Any) -> None:
                 result = shell.run_cell(setup, store_history=False)
                 for name in names:
                     shell.user_ns[name] = proxy.RemoteName(name)
+                # the tests use torch: calls carry its grad mode and random state
+                proxy.set_torch_context(any(
+                    getattr(v, "__name__", "").split(".")[0] == "torch"
+                    for v in shell.user_ns.values() if isinstance(v, types.ModuleType)))
                 _torch_threads()
                 ok = result.success
             except BaseException:

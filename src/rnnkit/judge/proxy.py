@@ -263,13 +263,22 @@ def _in_place(old: Any, new: Any) -> bool:
         "torch" in sys.modules and isinstance(old, sys.modules["torch"].Tensor))
 
 
+_torch_context = True
+
+
+def set_torch_context(on: bool) -> None:
+    """Send torch's grad mode and random state with every call (when the tests use torch)."""
+    global _torch_context
+    _torch_context = on
+
+
 def _context() -> dict[str, Any]:
     """The judge's numerical context, which the call runs under in the student kernel."""
     ctx: dict[str, Any] = {}
     np = sys.modules.get("numpy")
     if np is not None:
         ctx["errstate"] = np.geterr()
-    torch = sys.modules.get("torch")
+    torch = sys.modules.get("torch") if _torch_context else None
     if torch is not None:
         ctx["grad"] = bool(torch.is_grad_enabled())
         ctx["torch_rng"] = wire.encode(torch.get_rng_state())
