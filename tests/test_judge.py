@@ -327,3 +327,48 @@ def test_mutants_fail_in_the_judge(chapter: str, tmp_path: Path,
     assert not problems, f"{chapter}: " + "\n".join(problems)
     assert probes and failed == len(probes), f"{chapter}: {failed} of {len(probes)} mutants failed"
     assert os.environ["NBGRADER_EXECUTION"] == "autograde"
+
+
+@pytest.mark.slow
+def test_a_judge_that_cannot_start_fails_the_grading_not_the_student(tmp_path: Path) -> None:
+    """A broken imports cell is the grader's failure: nbgrader reports an error, no score."""
+    from rnnkit.grading.hardening import HardenedExecute
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("assert x == 1", metadata={"nbgrader": {
+            "grade": True, "grade_id": "t_tests", "points": 1, "solution": False,
+            "locked": True, "schema_version": 3}}),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    with pytest.raises(RuntimeError, match=r"judge did not start.*no_such_module"):
+        HardenedExecute(timeout=30, judge_setup="import no_such_module", judge_names=[]
+                        ).preprocess(nb, {"metadata": {"path": str(tmp_path)}, "unique_key": "x"})
+
+
+@pytest.mark.slow
+def test_the_kernels_copy_of_the_notebook_has_no_test_source(tmp_path: Path) -> None:
+    """While the notebook runs, its file in the kernel's folder has every test cell blanked."""
+    from rnnkit.grading.hardening import HardenedExecute
+    from rnnkit.grading.relay import BLANKED
+
+    test = "secret = 'the hidden test'\nassert read()"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import json\ndef read():\n    cells = json.load(open("
+                                  "'x.ipynb'))['cells']\n    return [''.join(c['source']) "
+                                  "for c in cells]"),
+        nbformat.v4.new_code_cell(test, metadata={"nbgrader": {
+            "grade": True, "grade_id": "t_tests", "points": 1, "solution": False,
+            "locked": True, "schema_version": 3}}),
+        nbformat.v4.new_code_cell("print(read())"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    (tmp_path / "other.ipynb").write_text(nbformat.writes(nb))  # another notebook, with tests
+    HardenedExecute(timeout=30, judge_setup="import json", judge_names=["read"]).preprocess(
+        nb, {"metadata": {"path": str(tmp_path)}, "unique_key": "x"})
+    printed = "".join(o.get("text", "") for o in nb.cells[2].outputs)
+    assert "hidden test" not in printed and BLANKED.strip() in printed
+    assert (tmp_path / "other.ipynb").is_file()  # put back afterwards

@@ -26,16 +26,25 @@ ExecutorFactory = Callable[[int], cf.Executor]
 PRELOAD = ["rnnkit.grading.worker", "rnnkit.grading.feedback", "rnnkit.kernelclient",
            "rnnkit.grading.hardening", "rnnkit.grading.caps", "rnnkit.grading.integrity",
            "nbgrader.converters", "nbgrader.preprocessors", "nbconvert.exporters", "bleach",
-           # what judges (forked from the workers) import: the chapters' imports cells
            "rnnkit.judge.process", "rnnkit.judge.proxy", "IPython.core.interactiveshell",
-           "matplotlib.pyplot", "torch", "rnnkit.checks_oracle", "rnnkit.checks_torch",
-           "rnnkit.gradcheck", "rnnkit.datasets", "rnnkit.plotting", "rnnkit.grading.warmup"]
+           "rnnkit.grading.warmup"]
+_extra: list[str] = []  # what the chapter's judges import (its imports cell): preload_also
+
+
+def preload_also(modules: list[str]) -> None:
+    """Have the fork server import ``modules`` too (call before ``warm_up_workers``).
+
+    Judges are forked from the workers and run the chapter's imports cell: modules the
+    workers already hold cost a judge nothing (torch: about 1.5 s of CPU each).
+    """
+    _extra.extend(m for m in modules if m not in PRELOAD and m not in _extra)
 
 
 def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
+        # the chapter's imports first: warmup (last) does its one-off work with them loaded
+        ctx.set_forkserver_preload([*PRELOAD[:-1], *_extra, PRELOAD[-1]])
         return ctx
     return multiprocessing.get_context("spawn")
 

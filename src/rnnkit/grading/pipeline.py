@@ -30,7 +30,7 @@ from typing import Any
 from ..nbgrader_api import load_config
 from ..paths import CourseError, resolve_chapters
 from . import intake as intake_mod
-from .executor import ExecutorFactory, Grading, process_pool, warm_up_workers
+from .executor import ExecutorFactory, Grading, preload_also, process_pool, warm_up_workers
 from .gradebook import (
     assignment_snapshot,
     graded_cells,
@@ -86,15 +86,21 @@ def run(
     echo: Callable[[str], None] = print,
 ) -> RunSummary:
     """Grade ``options.chapter`` for a whole class; see the module docstring."""
-    if executor_factory is None:
-        warm_up_workers()  # their imports run while this process reads and syncs
     found = resolve_chapters(root, [options.chapter])
     if len(found) != 1:
         raise CourseError(f"{options.chapter!r} names {len(found)} chapters: give one")
     chapter = found[0]
+    plan = _judge_plan(root / "solutions" / chapter / f"{chapter}.ipynb") if options.judge \
+        else None
+    if executor_factory is None:
+        if plan is not None:
+            preload_also(plan.modules())
+        warm_up_workers()  # their imports run while this process reads and syncs
     config = _config(root, options)
-    if options.judge:
-        _configure_judge(config, root / "solutions" / chapter / f"{chapter}.ipynb")
+    if plan is not None:
+        config.HardenedExecute.judge_setup = plan.setup
+        config.HardenedExecute.judge_names = list(plan.names)
+        config.HardenedExecute.judge_in_kernel = list(plan.in_kernel)
     cd = config.CourseDirectory
     out_dir = Path(options.out) if options.out else root / "autograder" / "reports" / chapter
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -238,19 +244,16 @@ def _config(root: Path, options: GradeOptions) -> Any:
     return config
 
 
-def _configure_judge(config: Any, source: Path) -> None:
-    """Run test cells in a judge set up from the instructor's notebook ``source``."""
+def _judge_plan(source: Path) -> Any:
+    """The judge's set-up and names, from the instructor's notebook ``source``."""
     import json
 
     from rnnkit.judge.plan import judge_plan
 
     try:
-        plan = judge_plan(json.loads(source.read_text(encoding="utf-8")))
+        return judge_plan(json.loads(source.read_text(encoding="utf-8")))
     except (OSError, ValueError) as err:
         raise CourseError(f"cannot read {source} for the judge's set-up: {err}") from None
-    config.HardenedExecute.judge_setup = plan.setup
-    config.HardenedExecute.judge_names = list(plan.names)
-    config.HardenedExecute.judge_in_kernel = list(plan.in_kernel)
 
 
 def _assignment_key(cells: dict[str, Any], snapshot: Path, chapter: str, course_id: str,

@@ -27,6 +27,21 @@ class JudgePlan:
     # test cells (grade_ids) the instructor marked to run in the student's kernel
     in_kernel: list[str] = field(default_factory=list)
 
+    def modules(self) -> list[str]:
+        """The modules the set-up imports at its top level (the grader preloads them)."""
+        lines = [ln for ln in self.setup.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            return []
+        found: list[str] = []
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                found += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append(node.module)
+        return list(dict.fromkeys(found))
+
 
 def _source(cell: Any) -> str:
     src = cell.get("source", "")

@@ -18,6 +18,7 @@ call are the relay's to keep.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import resource
@@ -60,7 +61,14 @@ class Judge:
         import multiprocessing
 
         parent, child = multiprocessing.Pipe(duplex=True)
-        pid = os.fork()
+        # the worker's objects (nbgrader, torch...) go to the permanent generation, so the
+        # judge's garbage collector never walks (and copies the pages of) the whole heap
+        gc.freeze()
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:
+                gc.unfreeze()
         if pid == 0:  # the judge
             code = 0
             try:
