@@ -74,7 +74,7 @@ from traitlets.config import Config
 
 from .guard import CANONICAL, CHECK_MODULES
 from .model import MAX_CELL_OUTPUT_BYTES, MAX_NOTEBOOK_OUTPUT_BYTES
-from .relay import JudgeRelay
+from .relay import JudgeRelay, never_a_score
 from .relay import error_output as _error
 from .sandbox import DEFAULT_LIMITS, SandboxLimits
 
@@ -312,10 +312,7 @@ class HardenedExecute(JudgeRelay, Execute):
 
     def _finish_test_cell(self, cell: NotebookNode) -> None:
         outputs = []
-        for out in cell.outputs:
-            if out.output_type == "execute_result":  # never a (fake) partial score
-                out = NotebookNode(output_type="display_data", data=out.get("data", {}),
-                                   metadata=out.get("metadata", {}))
+        for out in map(never_a_score, cell.outputs):
             if out.output_type == "stream" and out.get("name") == "stdout":
                 text = out.text.replace(self._token + "\n", "").replace(self._token, "")
                 if not text:

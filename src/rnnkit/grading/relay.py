@@ -37,11 +37,19 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat import NotebookNode, from_dict
 
-__all__ = ["BLANKED", "JudgeRelay", "error_output"]
+__all__ = ["BLANKED", "JudgeRelay", "error_output", "never_a_score"]
 
 BLANKED = "# A test cell: while the notebook is graded, it runs in the judge, not here.\n"
 _SERVE = "__import__('rnnkit.judge.serve', fromlist=['handle']).handle({!r})"
 _INTERRUPT_GRACE = 5.0
+
+
+def never_a_score(out: NotebookNode) -> NotebookNode:
+    """A test cell's ``execute_result`` as ``display_data``: nbgrader would read it as a score."""
+    if out.output_type != "execute_result":
+        return out
+    return NotebookNode(output_type="display_data", data=out.get("data", {}),
+                        metadata=out.get("metadata", {}))
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -187,11 +195,7 @@ class JudgeRelay:
         return cell, resources
 
     def _finish_judged_cell(self, cell: NotebookNode) -> None:
-        for i, out in enumerate(cell.outputs):
-            if out.output_type == "execute_result":  # never a (fake) partial score
-                cell.outputs[i] = NotebookNode(output_type="display_data",
-                                               data=out.get("data", {}),
-                                               metadata=out.get("metadata", {}))
+        cell.outputs = [never_a_score(out) for out in cell.outputs]
 
     # -- one call -------------------------------------------------------------------------------
     def _relay_call(self, request: str, outputs: list[NotebookNode], index: int,

@@ -98,9 +98,8 @@ class Link:
         args, kwargs = self._pending
         if not (isinstance(path, list) and path and isinstance(path[0], str)):
             raise wire.WireError("an alias needs a path")
-        key = path[0]
         try:
-            obj: Any = kwargs[key[2:]] if key.startswith("k:") else args[int(key)]
+            obj: Any = wire.argument(path[0], args, kwargs)
             for step in path[1:]:
                 obj = obj[step]
         except (KeyError, IndexError, ValueError, TypeError):
@@ -190,20 +189,17 @@ def _send(value: Any, callbacks: dict[int, Callable[..., Any]] | None = None) ->
 
 def _array_copies(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     np = sys.modules.get("numpy")
-    found = {str(i): a for i, a in enumerate(args)} | {f"k:{k}": v for k, v in kwargs.items()}
-    return {k: v.copy() for k, v in found.items() if np is not None and type(v) is np.ndarray}
+    return {k: v.copy() for k, v in wire.arguments(args, kwargs).items()
+            if np is not None and type(v) is np.ndarray}
 
 
 def _write_back(changed: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Copy what the student's code did to array arguments into the judge's arrays."""
+    """Copy what the student's code did to its arguments into the judge's objects."""
     for key, new in changed.items():
-        if key.startswith("k:"):
-            original = kwargs.get(key[2:])
-        elif key.isdigit() and int(key) < len(args):
-            original = args[int(key)]
-        else:
+        try:
+            _copy_into(wire.argument(key, args, kwargs), new)
+        except KeyError:
             continue
-        _copy_into(original, new)
 
 
 def _copy_into(original: Any, new: Any) -> None:

@@ -9,9 +9,10 @@ arguments in the wire format. The reply is ``{"ok": true, "value": ..., "writeba
 
 Nothing here is trusted: student code can replace this module, and whatever it answers
 is read by the judge as data only (``rnnkit.judge.wire``). A value that is not data
-(a module, a student class's instance, a generator) stays here as a handle; arrays the
-call changed in place are sent back (``writeback``), so that the judge sees a function
-that modifies its inputs.
+(a module, a student class's instance) stays here as a handle; arguments the call
+changed in place (arrays, tensors, containers, generators) are sent back
+(``writeback``), so that the judge sees a function that modifies its inputs. Each call
+runs under the judge's numerical context (``_context``) and its warnings go back too.
 """
 
 from __future__ import annotations
@@ -65,14 +66,13 @@ def _run(req: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     target = _target(req.get("target"))
     if op == "getattr":
         return _out(getattr(target, req["name"])), {}
-    raw_args = {str(i): a for i, a in enumerate(req.get("args", []))}
-    raw_args.update({f"k:{k}": v for k, v in req.get("kwargs", {}).items()})
+    raw_args = wire.arguments(req.get("args", []), req.get("kwargs", {}))
     live: dict[str, Any] = {}
     decoding = {"handle": _resolve, "ref": wire.resolve_ref,
                 "callback": lambda raw: _Callback(raw, live)}
     args = [wire.decode(a, **decoding) for a in req.get("args", [])]
     kwargs = {k: wire.decode(v, **decoding) for k, v in req.get("kwargs", {}).items()}
-    decoded = {str(i): a for i, a in enumerate(args)} | {f"k:{k}": v for k, v in kwargs.items()}
+    decoded = wire.arguments(args, kwargs)
     mutable = {k: v for k, v in decoded.items()
                if isinstance(raw_args.get(k), dict) and raw_args[k].get("$") in _MUTABLE}
     live.update(mutable)

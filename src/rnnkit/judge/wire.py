@@ -184,6 +184,20 @@ def _module(value: Any, torch: Any, np: Any,
             "frozen": frozen, "training": bool(value.training)}
 
 
+def arguments(args: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A call's arguments by key, as both sides name them: ``"0"``, ``"1"``..., ``"k:name"``."""
+    return {str(i): a for i, a in enumerate(args)} | {f"k:{k}": v for k, v in kwargs.items()}
+
+
+def argument(key: str, args: Any, kwargs: dict[str, Any]) -> Any:
+    """The argument ``key`` (see :func:`arguments`); ``KeyError`` when there is none."""
+    if key.startswith("k:"):
+        return kwargs[key[2:]]
+    if key.isdigit() and int(key) < len(args):
+        return args[int(key)]
+    raise KeyError(key)
+
+
 def dumps(value: Any, **kw: Any) -> str:
     """``json.dumps(encode(value, ...))``."""
     return json.dumps(encode(value, **kw), separators=(",", ":"), allow_nan=False)
