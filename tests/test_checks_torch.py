@@ -15,6 +15,7 @@ from rnnkit.checks_torch import (
     check_parameters_independent,
     check_state_carries,
     run_model,
+    train_for_check,
 )
 
 V, H = 5, 6
@@ -107,6 +108,35 @@ def test_check_gradients_flow(idx: torch.Tensor) -> None:
     with pytest.raises(AssertionError, match=r"Good\.head\.bias is zero everywhere"):
         # the bias enters the logits and is subtracted again: its gradient is exactly 0
         check_gradients_flow(model, (model(idx)[0] - model.head.bias).sum(), "Good")
+
+
+@pytest.mark.parametrize(("optimizer", "clip"), [("sgd", 0.5), ("adam", None), ("adam", 0.1)])
+def test_train_for_check_does_what_torch_optim_does(idx: torch.Tensor, optimizer: str,
+                                                     clip: float | None) -> None:
+    targets = torch.arange(idx.numel()).remainder(V)
+
+    def loss_of(m: nn.Module) -> torch.Tensor:
+        return F.cross_entropy(m(idx)[0].reshape(-1, V), targets)
+
+    torch.manual_seed(0)
+    mine, theirs = Good(), Good()
+    theirs.load_state_dict(mine.state_dict())
+    first = loss_of(mine).item()
+    last = train_for_check(mine, loss_of, 12, lr=0.05, optimizer=optimizer, clip=clip)
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(theirs.parameters(), lr=0.05)
+    for _ in range(12):
+        loss = loss_of(theirs)
+        opt.zero_grad()
+        loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(theirs.parameters(), clip)
+        opt.step()
+    assert last == pytest.approx(loss.item(), rel=1e-5)
+    for (name, p), q in zip(mine.named_parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
+    assert last < first
+    with pytest.raises(ValueError, match="'sgd' or 'adam'"):
+        train_for_check(mine, loss_of, 1, lr=0.1, optimizer="rmsprop")
 
 
 def test_check_parameter_dtype() -> None:

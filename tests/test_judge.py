@@ -68,6 +68,31 @@ def test_tensors_generators_and_torch_modules_round_trip() -> None:
     assert torch.equal(copy(xs)[0], lstm(xs)[0])
 
 
+def test_devices_leaf_gradients_and_course_spies_round_trip() -> None:
+    torch = pytest.importorskip("torch")
+    from rnnkit.spies import Feeder, MoveSpy
+
+    assert roundtrip([torch.device("cpu"), torch.device("cpu", 0)]) == [
+        torch.device("cpu"), torch.device("cpu:0")]
+    p = torch.nn.Parameter(torch.ones(2, 3))
+    p.grad = torch.full((2, 3), 0.5)
+    back = roundtrip(p)
+    assert back.requires_grad and back.is_leaf and torch.equal(back.grad, p.grad)
+    assert not roundtrip(torch.ones(2)).requires_grad
+    spy = MoveSpy(2).double()
+    spy.to("cpu")
+    spy.lin.weight.grad = torch.ones(1, 2, dtype=torch.float64)
+    twin = roundtrip(spy)
+    assert type(twin) is MoveSpy and twin.moved_to == ["cpu"]
+    assert torch.equal(twin.lin.weight, spy.lin.weight) and twin.lin.weight.dtype == torch.float64
+    assert torch.equal(twin.lin.weight.grad, spy.lin.weight.grad)
+    feeder = Feeder([(torch.zeros(2, 1), torch.ones(2, 1))], spy=True)
+    x, _ = feeder()
+    x.to("cpu")
+    back = roundtrip(feeder)
+    assert (back.calls, back.moves, back.spy) == (1, ["cpu"], True)
+
+
 @pytest.mark.parametrize(("raw", "why"), [
     ({"$": "ndarray", "dtype": "O", "shape": [1], "data": ""}, "not data"),
     ({"$": "ndarray", "dtype": "<f8", "shape": [2], "data": "AAAA"}, "bytes"),
@@ -77,6 +102,10 @@ def test_tensors_generators_and_torch_modules_round_trip() -> None:
     ({"$": "float", "v": "1e400"}, "nan, inf"),
     ({"$": "module", "cls": "Sequential", "init": {}, "tensors": {}}, "not data"),
     ({"$": "rng", "lib": "numpy", "bitgen": "Evil", "state": None}, "bit generator"),
+    ({"$": "course", "cls": "Popen", "state": {"$": "dict", "items": []}}, "test classes"),
+    ({"$": "device", "type": {"$": "list", "items": []}, "index": None}, "a device"),
+    ({"$": "tensor", "torch_dtype": "int64", "dtype": "<i8", "shape": [1], "data": "AAAAAAAAAAA=",
+      "requires_grad": True}, "cannot require grad"),
     ([1, 2], "untagged"),
 ])
 def test_what_is_not_data_is_refused(raw: Any, why: str) -> None:
@@ -176,6 +205,106 @@ def test_a_function_of_the_test_is_called_back_with_the_students_arrays(
     grad = proxy.RemoteName("numerical_gradient")(lambda: float(np.sum(x ** 2)), x, 1e-3)
     np.testing.assert_allclose(grad, 2 * x, rtol=1e-6)
     assert x.tolist() == [1.0, -2.0]  # restored, as the student left it
+
+
+def _char_rnn() -> type:
+    """A student's character RNN, defined where ``serve`` runs it."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    class CharRNN(torch.nn.Module):
+        def __init__(self, vocab: int, hidden: int, detach: bool = False) -> None:
+            super().__init__()
+            self.vocab, self.detach = vocab, detach
+            self.rnn = torch.nn.RNN(vocab, hidden, batch_first=True)
+            self.head = torch.nn.Linear(hidden, vocab)
+
+        def forward(self, idx: Any, h: Any = None) -> Any:
+            hs, h = self.rnn(F.one_hot(idx, self.vocab).to(self.head.weight.dtype), h)
+            out = self.head(hs)
+            return (out.detach() if self.detach else out), h
+
+    return CharRNN
+
+
+def test_autograd_reaches_through_the_students_model(student: dict[str, Any]) -> None:
+    """The judge's backward() runs the student's graph backward in the student's kernel."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F  # noqa: N812
+
+    from rnnkit.checks_torch import check_gradients_flow, train_for_check
+
+    student["CharRNN"] = _char_rnn()
+    idx, targets = torch.tensor([[0, 1, 2, 3]]), torch.tensor([1, 2, 3, 0])
+    torch.manual_seed(0)
+    net = proxy.RemoteName("CharRNN")(5, 8)
+    torch.manual_seed(0)
+    local = student["CharRNN"](5, 8)
+    loss = F.cross_entropy(net(idx)[0].reshape(-1, 5), targets)
+    assert loss.requires_grad and type(loss) is torch.Tensor
+    check_gradients_flow(net, loss, "CharRNN(5, 8)")
+    F.cross_entropy(local(idx)[0].reshape(-1, 5), targets).backward()
+    remote = dict(net.named_parameters())
+    for name, p in local.named_parameters():
+        torch.testing.assert_close(remote[name].grad, p.grad)
+    detached = proxy.RemoteName("CharRNN")(5, 8, detach=True)
+    with pytest.raises(AssertionError, match="has no gradient"):
+        check_gradients_flow(detached, F.cross_entropy(detached(idx)[0].reshape(-1, 5), targets),
+                             "CharRNN")
+
+    def loss_of(m: Any) -> Any:
+        return F.cross_entropy(m(idx)[0].reshape(-1, 5), targets)
+
+    # training through the wire gives what training in one process gives
+    assert train_for_check(net, loss_of, 5, lr=0.1, optimizer="adam") == train_for_check(
+        local, loss_of, 5, lr=0.1, optimizer="adam")
+    copy_ = __import__("copy").deepcopy(net)
+    assert type(copy_) is proxy.RemoteObject and copy_ is not net
+    torch.testing.assert_close(copy_(idx)[0], net(idx)[0])
+    old = net(idx)[0]
+    for _ in range(serve.MAX_GRAPHS):
+        net(idx)
+    with pytest.raises(LookupError, match="no longer kept"):
+        old.sum().backward()
+
+
+def test_course_spies_come_back_with_what_the_students_loop_did(
+        student: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F  # noqa: N812
+
+    import rnnkit
+    from rnnkit.spies import Feeder, MoveSpy
+
+    def train_steps(model: Any, make_batch: Any, loss_fn: Any, steps: int, lr: float,
+                    device: Any = None) -> list[float]:
+        device = rnnkit.device() if device is None else torch.device(device)
+        model.to(device)
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        out = []
+        for _ in range(steps):
+            x, y = make_batch()
+            loss = loss_fn(model(x.to(device)), y.to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        return out
+
+    student["train_steps"] = train_steps
+    torch.manual_seed(0)
+    model = MoveSpy(2)
+    start = model.lin.weight.detach().clone()
+    feeder = Feeder([(torch.ones(4, 2), torch.zeros(4, 1))], spy=True)
+    monkeypatch.setenv("RNNKIT_DEVICE", "cpu:0")  # the judge's setting holds in the kernel
+    losses = proxy.RemoteName("train_steps")(model, feeder, F.mse_loss, 3, 0.1)
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert model.moved_to == [torch.device("cpu:0")] and feeder.calls == 3
+    assert feeder.moves == [torch.device("cpu:0")] * 6  # x and y of each batch
+    assert not torch.equal(model.lin.weight, start) and model.lin.weight.grad is not None
+    with serve._context({"env": {"RNNKIT_DEVICE": "cuda:3"}}):  # the kernel takes the judge's
+        assert os.environ["RNNKIT_DEVICE"] == "cuda:3"
+    assert os.environ["RNNKIT_DEVICE"] == "cpu:0"
 
 
 def test_a_forged_reply_is_an_error_never_a_value(student: dict[str, Any]) -> None:
@@ -327,6 +456,59 @@ def test_mutants_fail_in_the_judge(chapter: str, tmp_path: Path,
     assert not problems, f"{chapter}: " + "\n".join(problems)
     assert probes and failed == len(probes), f"{chapter}: {failed} of {len(probes)} mutants failed"
     assert os.environ["NBGRADER_EXECUTION"] == "autograde"
+
+
+# a CharRNN whose gradients do not flow (it detaches its logits) and that, while a test
+# calls it, rebinds the gradient and training checks in the notebook's namespace
+FORGING_CHAR_RNN = """
+
+def _forge():
+    def _passes(*args, **kwargs):
+        return 0.0
+    globals().update(check_gradients_flow=_passes, train_for_check=_passes)
+
+_forward = CharRNN.forward
+
+def _detached(self, *args, **kwargs):
+    _forge()
+    logits, h = _forward(self, *args, **kwargs)
+    return logits.detach(), h.detach()
+
+CharRNN.forward = _detached
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("judged", [True, False], ids=["judge", "in-kernel"])
+def test_a_torch_model_cannot_forge_its_gradient_tests(judged: bool, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chapter 03's CharRNN test, which trains and differentiates the student's model, fails
+    a model whose gradients do not flow even when it rebinds the checks during the call; with
+    the tests in the kernel the same attack passes (why every test cell runs in the judge)."""
+    from rnnkit.grading.hardening import HardenedExecute
+
+    chapter, gid = "03_rnn", "03_CharRNN_tests"
+    nb = nbformat.read(REPO / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
+    solution = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") ==
+                    "03_CharRNN")
+    solution.source = solution.source.rstrip() + FORGING_CHAR_RNN
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    folder = tmp_path / chapter
+    folder.mkdir()
+    plan = plan_for_chapter(REPO / "solutions" / chapter)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    HardenedExecute(timeout=120, judge_setup=plan.setup if judged else "",
+                    judge_names=plan.names if judged else [],
+                    judge_in_kernel=[] if judged else [gid]).preprocess(
+        nb, {"metadata": {"path": str(folder)}, "unique_key": chapter})
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+    errors = [f"{o.ename}: {o.evalue}" for o in test.outputs if o.output_type == "error"]
+    if judged:
+        assert errors and "output has no gradient" in errors[0], errors
+    else:
+        assert not errors, errors
 
 
 @pytest.mark.slow

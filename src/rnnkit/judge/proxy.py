@@ -11,6 +11,11 @@ A result that is not data (a module, an instance of a student's class) is a
 and it claims the nearest numpy, torch or builtin class of the real object as its
 ``__class__``, so ``isinstance(model, nn.Module)`` holds.
 
+A tensor the student's code computed with grad enabled comes back on the judge's
+autograd graph (:func:`_remote_graph`): the judge's ``loss.backward()`` sends the
+gradient for it to the student kernel, which runs the student's graph backward there;
+the parameters' ``.grad`` are then read back as data (``model.named_parameters()``).
+
 A proxy runs no student code here and holds no student object: it is a name or a number.
 """
 
@@ -20,6 +25,7 @@ import ast
 import builtins
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +50,7 @@ class Link:
         self._objects: dict[int, RemoteObject] = {}
         self._callbacks: dict[int, Callable[..., Any]] = {}
         self._pending: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
+        self._anchor: Any = None
 
     def answer_callback(self, text: str) -> str:
         """Run a test function the student's code called back; the reply as JSON text."""
@@ -81,7 +88,8 @@ class Link:
         _reissue(reply.get("warnings"))
         if reply.get("ok") is True:
             try:
-                value = wire.decode(reply.get("value"), handle=self._proxy, alias=self._alias)
+                value = wire.decode(reply.get("value"), handle=self._proxy, alias=self._alias,
+                                    graph=self._on_graph)
                 writeback = {str(k): wire.decode(v) for k, v in
                              (reply.get("writeback") or {}).items()}
                 if isinstance(reply.get("torch_rng"), dict) and "torch" in sys.modules:
@@ -115,6 +123,23 @@ class Link:
                     torch.equal(view, data):
                 return view
         return data
+
+    def _on_graph(self, raw: dict[str, Any], tensor: Any) -> Any:
+        """``tensor`` joined to the judge's graph, its backward pass going to the kernel."""
+        torch = sys.modules["torch"]
+        graph, slot = raw.get("graph"), raw.get("slot")
+        if type(graph) is not int or type(slot) is not int:
+            raise wire.WireError("a tensor on a graph needs an integer graph and slot")
+        if not (torch.is_grad_enabled() and (tensor.is_floating_point() or tensor.is_complex())):
+            return tensor
+        if self._anchor is None:
+            self._anchor = torch.zeros((), requires_grad=True)
+        return _remote_graph().apply(self, graph, slot, self._anchor, tensor)
+
+    def backward(self, graph: int, slot: int, grad: Any) -> None:
+        """Run the student's graph backward from the tensor at ``graph``, ``slot``."""
+        self.request({"op": "backward", "graph": graph, "slot": slot,
+                      "grad": wire.encode(grad), "context": _context()})
 
     def _proxy(self, raw: dict[str, Any]) -> RemoteObject:
         ident = raw.get("id")
@@ -154,6 +179,31 @@ class Link:
 
 
 _link: Link | None = None
+
+
+_graph_function: Any = None
+
+
+def _remote_graph() -> Any:
+    """The ``torch.autograd.Function`` whose backward is the student kernel's backward."""
+    global _graph_function
+    if _graph_function is None:
+        import torch
+
+        class RemoteGraph(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, link: Link, graph: int, slot: int, anchor: Any,
+                        tensor: Any) -> Any:
+                ctx.link, ctx.graph, ctx.slot = link, graph, slot
+                return tensor.clone()
+
+            @staticmethod
+            def backward(ctx: Any, grad: Any) -> Any:
+                ctx.link.backward(ctx.graph, ctx.slot, grad)
+                return None, None, None, None, None
+
+        _graph_function = RemoteGraph
+    return _graph_function
 
 
 def set_link(link: Link | None) -> None:
@@ -219,6 +269,12 @@ def _copy_into(original: Any, new: Any) -> None:
         elif original.size == new.size and original.flags.writeable:
             original.flat[:] = new.ravel()
         return
+    if hasattr(type(original), "take_wire_state") and type(new) is type(original):
+        original.take_wire_state(new)  # a course spy: its records and parameters
+        return
+    if torch is not None and isinstance(original, torch.nn.Module) and type(new) is type(original):
+        copy_module_state(original, new)
+        return
     if torch is not None and isinstance(original, torch.Tensor) and isinstance(new, torch.Tensor):
         with torch.no_grad():
             if tuple(original.shape) == tuple(new.shape):
@@ -250,6 +306,22 @@ def _copy_into(original: Any, new: Any) -> None:
                 _copy_into(old, value)
 
 
+def copy_module_state(original: Any, new: Any) -> None:
+    """Give ``original`` the parameters, gradients and buffers of ``new`` (same class)."""
+    import torch
+
+    mine = dict([*original.named_parameters(), *original.named_buffers()])
+    with torch.no_grad():
+        for name, value in [*new.named_parameters(), *new.named_buffers()]:
+            target = mine.get(name)
+            if target is None or tuple(target.shape) != tuple(value.shape):
+                continue
+            target.data = value.detach().clone()
+            if target.requires_grad:
+                target.grad = None if value.grad is None else value.grad.detach().clone()
+    original.train(new.training)
+
+
 def _in_place(old: Any, new: Any) -> bool:
     """``old`` can take ``new``'s value in place (an array, a container of the same kind)."""
     np = sys.modules.get("numpy")
@@ -278,6 +350,7 @@ def _context() -> dict[str, Any]:
     if torch is not None:
         ctx["grad"] = bool(torch.is_grad_enabled())
         ctx["torch_rng"] = wire.encode(torch.get_rng_state())
+        ctx["env"] = {"RNNKIT_DEVICE": os.environ.get("RNNKIT_DEVICE")}
     return ctx
 
 
@@ -393,6 +466,13 @@ class RemoteObject:
     def _method(self, name: str, *args: Any) -> Any:
         link = object.__getattribute__(self, "_link")
         return link.call({"id": object.__getattribute__(self, "_id")}, "method", args, {}, name)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """``copy.deepcopy(model)``: a copy made in the student kernel, as a new handle."""
+        link = object.__getattribute__(self, "_link")
+        value, _ = link.request({"op": "deepcopy",
+                                 "target": {"id": object.__getattribute__(self, "_id")}})
+        return value
 
     def __len__(self) -> int:
         value = self._method("__len__")

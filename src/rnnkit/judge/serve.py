@@ -3,9 +3,9 @@
 The grader evaluates ``handle(request)`` in the student kernel as a kernel
 ``user_expressions`` entry; its value, a JSON string, is the reply. A request names its
 target (an exercise name in the notebook's namespace, or a handle this module handed
-out earlier), an operation (``call``, ``getattr``, ``method``, ``release``) and its
-arguments in the wire format. The reply is ``{"ok": true, "value": ..., "writeback":
-{...}}`` or ``{"ok": false, "error": {...}}``.
+out earlier), an operation (``call``, ``getattr``, ``method``, ``deepcopy``, ``backward``,
+``release``) and its arguments in the wire format. The reply is
+``{"ok": true, "value": ..., "writeback": {...}}`` or ``{"ok": false, "error": {...}}``.
 
 Nothing here is trusted: student code can replace this module, and whatever it answers
 is read by the judge as data only (``rnnkit.judge.wire``). A value that is not data
@@ -13,13 +13,24 @@ is read by the judge as data only (``rnnkit.judge.wire``). A value that is not d
 changed in place (arrays, tensors, containers, generators) are sent back
 (``writeback``), so that the judge sees a function that modifies its inputs. Each call
 runs under the judge's numerical context (``_context``) and its warnings go back too.
+
+Autograd through the student's code: a result tensor with a ``grad_fn`` (the logits of a
+student's model, with grad enabled) goes back as data marked with a ``graph`` and a
+``slot``, and the tensor is kept here (``_graphs``, the last ``MAX_GRAPHS`` replies).
+When the judge's ``loss.backward()`` reaches it, the judge sends the gradient of its loss
+with respect to that tensor (``backward``), and the student's graph is run backward
+here: the student's parameters get their ``.grad`` as they would in one process, and the
+judge reads them back as data.
 """
 
 from __future__ import annotations
 
 import builtins
+import collections
+import copy
 import itertools
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -30,9 +41,12 @@ from . import wire
 __all__ = ["handle"]
 
 MAX_ITEMS = 10_000  # a generator result is listed, up to this many items
+MAX_GRAPHS = 16  # replies whose autograd graphs are kept for the judge's backward pass
 CALLBACK_PROMPT = "\x00rnnkit-judge-callback:"
 _objects: dict[int, Any] = {}
 _ids = itertools.count(1)
+_graphs: collections.OrderedDict[int, list[Any]] = collections.OrderedDict()
+_graph_ids = itertools.count(1)
 
 
 def handle(request: str) -> str:
@@ -54,7 +68,7 @@ def _warnings(caught: list[Any]) -> list[dict[str, str]]:
             for w in caught[:20]]
 
 
-_MUTABLE = {"ndarray", "tensor", "rng", "list", "dict", "counter", "set"}
+_MUTABLE = {"ndarray", "tensor", "rng", "list", "dict", "counter", "set", "module", "course"}
 
 
 def _run(req: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -63,9 +77,13 @@ def _run(req: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         for i in req.get("ids", []):
             _objects.pop(i, None)
         return None, {}
+    if op == "backward":
+        return _backward(req)
     target = _target(req.get("target"))
     if op == "getattr":
         return _out(getattr(target, req["name"])), {}
+    if op == "deepcopy":
+        return _out(copy.deepcopy(target)), {}
     raw_args = wire.arguments(req.get("args", []), req.get("kwargs", {}))
     live: dict[str, Any] = {}
     decoding = {"handle": _resolve, "ref": wire.resolve_ref,
@@ -85,7 +103,8 @@ def _run(req: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         if _is_iterator(value):
             value = list(itertools.islice(value, MAX_ITEMS))
     paths = _paths(decoded)
-    encoded = wire.encode(value, handles=_new_handle, alias=lambda v: _alias(v, paths))
+    encoded = wire.encode(value, handles=_new_handle, alias=lambda v: _alias(v, paths),
+                          graph=_Graph())
     writeback = {}
     for key, obj in mutable.items():
         now = wire.encode(obj, handles=_new_handle)
@@ -94,9 +113,44 @@ def _run(req: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return encoded, {"writeback": writeback, **after}
 
 
+class _Graph:
+    """Keeps one reply's tensors that have a ``grad_fn``; each gets its ``slot``."""
+
+    def __init__(self) -> None:
+        self.ident: int | None = None
+
+    def __call__(self, tensor: Any) -> dict[str, Any]:
+        if self.ident is None:
+            self.ident = next(_graph_ids)
+            _graphs[self.ident] = []
+            while len(_graphs) > MAX_GRAPHS:
+                _graphs.popitem(last=False)
+        kept = _graphs.get(self.ident)
+        if kept is None:
+            raise wire.WireError("the reply holds more graphs than the kernel keeps")
+        kept.append(tensor)
+        return {"graph": self.ident, "slot": len(kept) - 1}
+
+
+def _backward(req: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Run the student's graph backward from one kept tensor, with the judge's gradient."""
+    import torch
+
+    kept = _graphs.get(req.get("graph"))  # type: ignore[arg-type]
+    slot = req.get("slot")
+    if kept is None or type(slot) is not int or not 0 <= slot < len(kept):
+        raise LookupError("this result's autograd graph is no longer kept in the student's "
+                          f"kernel (it keeps the last {MAX_GRAPHS} calls' graphs): call the "
+                          "model again before backward()")
+    grad = wire.decode(req.get("grad"))
+    with _context(req.get("context") or {}) as after:
+        torch.autograd.backward(kept[slot], grad_tensors=grad, retain_graph=True)
+    return None, dict(after)
+
+
 class _context:
     """The judge's numerical context for one call: numpy's errstate, torch's grad mode and
-    global random state (sent back when the call used it)."""
+    global random state (sent back when the call used it), and ``RNNKIT_DEVICE``."""
 
     def __init__(self, ctx: dict[str, Any]) -> None:
         self.ctx, self.after = ctx, {}
@@ -105,6 +159,10 @@ class _context:
         import contextlib
 
         self._stack = contextlib.ExitStack()
+        env = self.ctx.get("env")
+        if isinstance(env, dict) and set(env) <= {"RNNKIT_DEVICE"}:
+            self._stack.callback(_restore_env, {k: os.environ.get(k) for k in env})
+            _restore_env(env)
         np = sys.modules.get("numpy")
         err = self.ctx.get("errstate")
         if np is not None and isinstance(err, dict):
@@ -129,6 +187,14 @@ class _context:
             if now != self._rng:
                 self.after["torch_rng"] = now
         self._stack.close()
+
+
+def _restore_env(values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, str):
+            os.environ[key] = value
+        else:
+            os.environ.pop(key, None)
 
 
 def _paths(decoded: dict[str, Any]) -> dict[int, tuple[list[Any], Any]]:

@@ -10,7 +10,11 @@ an object with a ``"$"`` key naming its kind:
 ``dict``    ``items``: ``[key, value]`` pairs (``counter``: a ``collections.Counter``)
 ``ndarray`` ``dtype``, ``shape``, ``data`` (base64 of the C-order bytes)
 ``scalar``  a numpy scalar: ``dtype``, ``data``
-``tensor``  a torch tensor: ``dtype`` (torch's name), ``shape``, ``data``
+``tensor``  a torch tensor: ``dtype`` (torch's name), ``shape``, ``data``; a leaf that
+            requires grad says so (``requires_grad``) with its ``grad``; a tensor on the
+            student's autograd graph carries ``graph`` and ``slot`` (``rnnkit.judge.serve``
+            keeps the graph, the judge's backward pass reaches it through a request)
+``device``  a ``torch.device``: ``type``, ``index``
 ``dtype``   a numpy (``numpy``) or torch (``torch``) dtype, by name
 ``size``    a ``torch.Size``
 ``rng``     a random generator and its state: numpy's ``Generator`` (``bitgen``, ``state``)
@@ -18,6 +22,8 @@ an object with a ``"$"`` key naming its kind:
 ``module``  a module of torch's own classes (``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, ``nn.Linear``,
             ``nn.Embedding``; not a subclass): ``cls``, ``init`` (its constructor's
             arguments), ``tensors`` (parameters and buffers), ``frozen``, ``training``
+``course``  an instance of one of the course's own test classes (``rnnkit.spies``: a
+            spy model, a batch feeder): ``cls`` and its ``state`` (data)
 ``handle``  an object that stays where it lives: ``id``, ``cls`` (its nearest numpy,
             torch or builtin class), ``name``
 ``callback`` a function of the test (``id``), which the student's code may call: the call
@@ -63,11 +69,14 @@ class WireError(ValueError):
 # -- encoding ---------------------------------------------------------------------------------
 def encode(value: Any, handles: Callable[[Any], dict[str, Any]] | None = None,
            refs: Callable[[Any], dict[str, Any] | None] | None = None, depth: int = 0,
-           alias: Callable[[Any], dict[str, Any] | None] | None = None) -> Any:
+           alias: Callable[[Any], dict[str, Any] | None] | None = None,
+           graph: Callable[[Any], dict[str, Any]] | None = None) -> Any:
     """``value`` as a JSON-able structure (see the module docstring).
 
     ``alias(value)``, when given, may return an ``alias`` or ``view`` entry instead: the
     student side marks results that are (or share memory with) the call's arguments.
+    ``graph(tensor)``, when given, keeps a tensor that has a ``grad_fn`` and returns its
+    ``graph`` and ``slot`` (the student side).
     """
     if depth > MAX_DEPTH:
         raise WireError(f"the value is nested more than {MAX_DEPTH} levels deep")
@@ -99,7 +108,12 @@ def encode(value: Any, handles: Callable[[Any], dict[str, Any]] | None = None,
     torch = sys.modules.get("torch")
     if torch is not None:
         if isinstance(value, torch.Tensor) and not _is_proxy(value):
-            return _tensor(value, torch, np)
+            out = _tensor(value, torch, np)
+            if graph is not None and value.grad_fn is not None and value.requires_grad:
+                out.update(graph(value))
+            return out
+        if kind is torch.device:
+            return {"$": "device", "type": value.type, "index": value.index}
         if isinstance(value, torch.dtype):
             return {"$": "dtype", "lib": "torch", "name": str(value).removeprefix("torch.")}
         if kind is torch.Size:
@@ -108,13 +122,16 @@ def encode(value: Any, handles: Callable[[Any], dict[str, Any]] | None = None,
             return {"$": "rng", "lib": "torch", "state": _tensor(value.get_state(), torch, np)}
         if kind in _module_classes(torch):
             return _module(value, torch, np, alias)
+    course = _course_classes()
+    if kind in course.values():
+        return {"$": "course", "cls": kind.__name__, "state": encode(value.wire_state(), depth=d)}
     if kind in (tuple, list, set, frozenset):
         tag = {tuple: "tuple", list: "list", set: "set", frozenset: "set"}[kind]
-        return {"$": tag, "items": [encode(v, handles, refs, d, alias) for v in value]}
+        return {"$": tag, "items": [encode(v, handles, refs, d, alias, graph) for v in value]}
     if kind in (dict, collections.Counter, collections.OrderedDict, collections.defaultdict):
         tag = "counter" if kind is collections.Counter else "dict"
-        return {"$": tag, "items": [[encode(k, handles, refs, d, alias),
-                                     encode(v, handles, refs, d, alias)]
+        return {"$": tag, "items": [[encode(k, handles, refs, d, alias, graph),
+                                     encode(v, handles, refs, d, alias, graph)]
                                     for k, v in value.items()]}
     if refs is not None:
         ref = refs(value)
@@ -149,7 +166,17 @@ def _tensor(value: Any, torch: Any, np: Any) -> dict[str, Any]:
     array = t.contiguous().numpy()
     out = _array(array, np)
     out.update({"$": "tensor", "torch_dtype": name})
+    if value.is_leaf and value.requires_grad:
+        out["requires_grad"] = True
+        if value.grad is not None:
+            out["grad"] = _tensor(value.grad, torch, np)
     return out
+
+
+def _course_classes() -> dict[str, type]:
+    """The course's test classes that travel as data (only once ``rnnkit.spies`` is loaded)."""
+    spies = sys.modules.get("rnnkit.spies")
+    return dict(getattr(spies, "WIRE_CLASSES", {})) if spies is not None else {}
 
 
 _BITGENS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
@@ -228,8 +255,13 @@ def _no_constant(name: str) -> Any:
 def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
            ref: Callable[[dict[str, Any]], Any] | None = None,
            callback: Callable[[dict[str, Any]], Any] | None = None, depth: int = 0,
-           alias: Callable[[dict[str, Any]], Any] | None = None) -> Any:
-    """The value ``raw`` (parsed JSON) stands for; :class:`WireError` if it is not data."""
+           alias: Callable[[dict[str, Any]], Any] | None = None,
+           graph: Callable[[dict[str, Any], Any], Any] | None = None) -> Any:
+    """The value ``raw`` (parsed JSON) stands for; :class:`WireError` if it is not data.
+
+    ``graph(raw, tensor)``, when given, turns a tensor that carries ``graph`` into one
+    the judge's autograd can reach back through; without it the tensor is plain data.
+    """
     if depth > MAX_DEPTH:
         raise WireError(f"the value is nested more than {MAX_DEPTH} levels deep")
     if raw is None or isinstance(raw, (bool, int, str)):
@@ -244,7 +276,7 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
 
     def sub(value: Any) -> Any:
         return decode(value, handle=handle, ref=ref, callback=callback, depth=depth + 1,
-                      alias=alias)
+                      alias=alias, graph=graph)
 
     if tag == "float":
         text = raw.get("v")
@@ -273,7 +305,14 @@ def decode(raw: Any, *, handle: Callable[[dict[str, Any]], Any] | None = None,
         array = _frombuffer(raw.get("data"), dtype, ())
         return array[()] if isinstance(array[()], np.generic) else dtype.type(array[()])
     if tag == "tensor":
-        return _decode_tensor(raw)
+        tensor = _decode_tensor(raw)
+        if graph is not None and "graph" in raw:
+            return graph(raw, tensor)
+        return tensor
+    if tag == "device":
+        return _decode_device(raw)
+    if tag == "course":
+        return _decode_course(raw, depth)
     if tag == "dtype":
         lib, name = raw.get("lib"), raw.get("name")
         if lib == "numpy":
@@ -388,7 +427,44 @@ def _decode_tensor(raw: dict[str, Any]) -> Any:
     if array.dtype.kind in "SU":
         raise WireError("a tensor of strings")
     tensor = torch.from_numpy(array)
-    return tensor.to(dtype) if tensor.dtype != dtype else tensor
+    tensor = tensor.to(dtype) if tensor.dtype != dtype else tensor
+    if raw.get("requires_grad") is True:
+        if not (tensor.is_floating_point() or tensor.is_complex()):
+            raise WireError(f"a {name} tensor cannot require grad")
+        tensor.requires_grad_(True)
+        if "grad" in raw:
+            grad = _decode_tensor(raw["grad"] if isinstance(raw["grad"], dict) else {})
+            if grad.shape != tensor.shape or grad.dtype != tensor.dtype or grad.requires_grad:
+                raise WireError("a tensor's grad must have its shape and dtype")
+            tensor.grad = grad
+    return tensor
+
+
+def _decode_device(raw: dict[str, Any]) -> Any:
+    torch = _torch()
+    kind, index = raw.get("type"), raw.get("index")
+    if not (isinstance(kind, str) and len(kind) <= 16 and (index is None or type(index) is int)):
+        raise WireError(f"a device is a type and an index; got {kind!r}, {index!r}")
+    try:
+        return torch.device(kind, index) if index is not None else torch.device(kind)
+    except (RuntimeError, ValueError):
+        raise WireError(f"unknown device {kind!r}") from None
+
+
+def _decode_course(raw: dict[str, Any], depth: int) -> Any:
+    import importlib
+
+    importlib.import_module("rnnkit.spies")
+    cls = _course_classes().get(raw.get("cls"))  # type: ignore[arg-type]
+    if cls is None:
+        raise WireError(f"{raw.get('cls')!r} is not one of the course's test classes")
+    state = decode(raw.get("state"), depth=depth + 1)
+    if not isinstance(state, dict):
+        raise WireError(f"a {cls.__name__} needs its state as a dict")
+    try:
+        return cls.from_wire_state(state)
+    except (TypeError, ValueError, KeyError, RuntimeError) as err:
+        raise WireError(f"a {cls.__name__} state that it rejects: {err}") from None
 
 
 def _decode_rng(raw: dict[str, Any]) -> Any:
@@ -450,6 +526,8 @@ def _decode_module(raw: dict[str, Any],
                                 f"{tuple(target.shape)}")
             # a view shares memory with the judge's array, as the student's shared theirs
             target.data = value if view else value.detach().clone()
+            if getattr(value, "grad", None) is not None and target.requires_grad:
+                target.grad = value.grad.detach().clone()
     frozen = raw.get("frozen") or []
     for name, p in module.named_parameters():
         p.requires_grad_(name not in frozen)
