@@ -123,7 +123,8 @@ def test_train_for_check_does_what_torch_optim_does(idx: torch.Tensor, optimizer
     theirs.load_state_dict(mine.state_dict())
     first = loss_of(mine).item()
     last = train_for_check(mine, loss_of, 12, lr=0.05, optimizer=optimizer, clip=clip)
-    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(theirs.parameters(), lr=0.05)
+    make = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+    opt = make(theirs.parameters(), lr=0.05)
     for _ in range(12):
         loss = loss_of(theirs)
         opt.zero_grad()

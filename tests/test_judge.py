@@ -210,7 +210,7 @@ def test_a_function_of_the_test_is_called_back_with_the_students_arrays(
 def _char_rnn() -> type:
     """A student's character RNN, defined where ``serve`` runs it."""
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     class CharRNN(torch.nn.Module):
         def __init__(self, vocab: int, hidden: int, detach: bool = False) -> None:
@@ -230,7 +230,7 @@ def _char_rnn() -> type:
 def test_autograd_reaches_through_the_students_model(student: dict[str, Any]) -> None:
     """The judge's backward() runs the student's graph backward in the student's kernel."""
     torch = pytest.importorskip("torch")
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     from rnnkit.checks_torch import check_gradients_flow, train_for_check
 
@@ -271,7 +271,7 @@ def test_autograd_reaches_through_the_students_model(student: dict[str, Any]) ->
 def test_course_spies_come_back_with_what_the_students_loop_did(
         student: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     torch = pytest.importorskip("torch")
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     import rnnkit
     from rnnkit.spies import Feeder, MoveSpy
@@ -463,9 +463,20 @@ def test_mutants_fail_in_the_judge(chapter: str, tmp_path: Path,
 FORGING_CHAR_RNN = """
 
 def _forge():
+    import glob, inspect, linecache
     def _passes(*args, **kwargs):
         return 0.0
     globals().update(check_gradients_flow=_passes, train_for_check=_passes)
+    hidden = "aab" + "aab"  # in the memory test's message, which is hidden
+    for frame in inspect.stack():  # the test's source, from its frame or the file
+        for line in linecache.getlines(frame.filename):
+            if hidden in line:
+                print("LEAKED:", line.strip())
+    for path in glob.glob("*.ipynb"):
+        with open(path) as file:
+            for line in file:
+                if hidden in line:
+                    print("LEAKED:", line.strip()[:200])
 
 _forward = CharRNN.forward
 
@@ -483,8 +494,9 @@ CharRNN.forward = _detached
 def test_a_torch_model_cannot_forge_its_gradient_tests(judged: bool, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Chapter 03's CharRNN test, which trains and differentiates the student's model, fails
-    a model whose gradients do not flow even when it rebinds the checks during the call; with
-    the tests in the kernel the same attack passes (why every test cell runs in the judge)."""
+    a model whose gradients do not flow even when it rebinds the checks during the call, and
+    the model finds no hidden test to print; with the tests in the kernel the same attack
+    passes and prints them (why every test cell runs in the judge)."""
     from rnnkit.grading.hardening import HardenedExecute
 
     chapter, gid = "03_rnn", "03_CharRNN_tests"
@@ -505,10 +517,13 @@ def test_a_torch_model_cannot_forge_its_gradient_tests(judged: bool, tmp_path: P
         nb, {"metadata": {"path": str(folder)}, "unique_key": chapter})
     test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
     errors = [f"{o.ename}: {o.evalue}" for o in test.outputs if o.output_type == "error"]
+    leaked = "LEAKED:" in json.dumps([c.get("outputs", []) for c in nb.cells])
     if judged:
         assert errors and "output has no gradient" in errors[0], errors
+        assert not leaked
     else:
         assert not errors, errors
+        assert leaked
 
 
 @pytest.mark.slow

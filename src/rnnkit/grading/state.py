@@ -19,7 +19,7 @@ from .model import Entry
 
 STATE_VERSION = 1
 #: Bump when a change of the pipeline changes results, so old results are regraded.
-GRADER_VERSION = "3"  # 3: test cells run in the judge
+GRADER_VERSION = "4"  # 3: test cells run in the judge; 4: autograd tests there too
 
 
 @dataclass

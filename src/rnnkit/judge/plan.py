@@ -4,9 +4,9 @@ The set-up is the source notebook's imports cell (its first code cell); the exer
 names are those defined at the top level of its solution cells (``def``, ``class`` and
 assignments). A test cell whose metadata has ``"rnnkit": {"judge": false}`` runs in the
 student's kernel instead (an escape hatch: no cell of the course needs it, since tests
-that train a student's model run in the judge too; see ``autograder/README.md``). All of it comes from the instructor's copy, never from the
-student's: a student cannot change what the judge imports, which names it proxies or
-which tests it runs.
+that train a student's model run in the judge too; see ``autograder/README.md``). All
+of it comes from the instructor's copy, never from the student's: a student cannot
+change what the judge imports, which names it proxies or which tests it runs.
 """
 
 from __future__ import annotations

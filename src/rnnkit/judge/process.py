@@ -229,6 +229,16 @@ def _make_shell(outputs: _Outputs) -> Any:
     return shell
 
 
+def _default_warning_filters() -> None:
+    """Python's own warning filters, as a fresh kernel has them, whatever the forking process
+    set (a test run's ``-W error`` would turn the student's re-issued warnings into errors)."""
+    warnings.resetwarnings()
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                     ResourceWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+
+
 def _main(conn: Any) -> None:
     """The judge's loop: set-up, then one test cell at a time."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -240,6 +250,7 @@ def _main(conn: Any) -> None:
     os.environ["IPYTHONDIR"] = home = tempfile.mkdtemp(prefix="rnnkit-judge-")
     os.chdir(home)
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+    _default_warning_filters()
     outputs = _Outputs()
     sys.stdout, sys.stderr = _Stream(outputs, "stdout"), _Stream(outputs, "stderr")
     from . import proxy
