@@ -187,6 +187,24 @@ def test_objects_stay_remote_as_handles_that_claim_their_class(student: dict[str
         handle.x = 1
 
 
+def test_a_method_seen_once_is_then_called_in_one_request(student: dict[str, Any]) -> None:
+    class Box:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def bump(self, k: int = 1) -> int:
+            self.n += k
+            return self.n
+
+    student["Box"] = Box
+    box = proxy.RemoteName("Box")()
+    link, sent = proxy._current(), []
+    send = link._send
+    link._send = lambda text: (sent.append(json.loads(text)["op"]), send(text))[1]
+    assert box.bump() == 1 and box.bump(k=2) == 3 and box.n == 3
+    assert sent == ["getattr", "call", "method", "getattr"]  # n is data: fetched each time
+
+
 def test_a_function_of_the_test_is_called_back_with_the_students_arrays(
         student: dict[str, Any]) -> None:
     def numerical_gradient(f: Any, x: Any, eps: float = 1e-6) -> Any:

@@ -64,11 +64,14 @@ class _SpyModule(nn.Module):
             raise ValueError("expected the constructor's arguments as a dict")
         with torch.random.fork_rng(devices=[]):
             module = cls(**init)
-        module.take_wire_state(module, state)
+        module._load_state(state)
         return module
 
-    def take_wire_state(self, other: Any, state: dict[str, Any] | None = None) -> None:
-        state = other.wire_state() if state is None else state
+    def take_wire_state(self, other: _SpyModule) -> None:
+        """Become ``other`` (the student's copy after their call): tensors and records."""
+        self._load_state(other.wire_state())
+
+    def _load_state(self, state: dict[str, Any]) -> None:
         _load_tensors(self, state.get("tensors"))
         self.train(state.get("training") is not False)
         for key, value in (state.get("records") or {}).items():
@@ -164,11 +167,14 @@ class Feeder:
                 for b in batches)):
             raise ValueError("expected the batches as a list of (x, y) tensor pairs")
         feeder = cls(batches, bool(state.get("spy")))
-        feeder.take_wire_state(feeder, state)
+        feeder._load_state(state)
         return feeder
 
-    def take_wire_state(self, other: Any, state: dict[str, Any] | None = None) -> None:
-        state = other.wire_state() if state is None else state
+    def take_wire_state(self, other: Feeder) -> None:
+        """Become ``other`` (the student's copy after their call): calls and moves."""
+        self._load_state(other.wire_state())
+
+    def _load_state(self, state: dict[str, Any]) -> None:
         calls = state.get("calls")
         self.calls = calls if type(calls) is int else self.calls
         self.moves = list(state.get("moves") or [])

@@ -32,7 +32,7 @@ from typing import Any
 
 from . import wire
 
-__all__ = ["Link", "RemoteError", "RemoteName", "RemoteObject", "set_link"]
+__all__ = ["Link", "RemoteError", "RemoteMethod", "RemoteName", "RemoteObject", "set_link"]
 
 MAX_REPLY_BYTES = 256 * 2**20
 _CLASS_PREFIXES = ("torch", "numpy", "builtins", "collections")
@@ -51,6 +51,7 @@ class Link:
         self._callbacks: dict[int, Callable[..., Any]] = {}
         self._pending: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
         self._anchor: Any = None
+        self._methods: set[tuple[int, str]] = set()  # (handle, name): a bound method there
 
     def answer_callback(self, text: str) -> str:
         """Run a test function the student's code called back; the reply as JSON text."""
@@ -149,7 +150,8 @@ class Link:
             self._objects[ident] = RemoteObject(self, ident, _known_class(raw.get("cls")),
                                                 raw.get("name") if isinstance(
                                                     raw.get("name"), str) else None,
-                                                raw.get("callable") is True)
+                                                raw.get("callable") is True,
+                                                raw.get("method") is True)
         return self._objects[ident]
 
     def call(self, target: dict[str, Any], op: str, args: tuple[Any, ...],
@@ -174,7 +176,12 @@ class Link:
         return value
 
     def getattr(self, ident: int, name: str) -> Any:
+        """``obj.name`` of the handle ``ident``; a method already seen costs no round trip."""
+        if (ident, name) in self._methods:
+            return RemoteMethod(self, ident, name)
         value, _ = self.request({"op": "getattr", "target": {"id": ident}, "name": name})
+        if type(value) is RemoteObject and object.__getattribute__(value, "_is_method"):
+            self._methods.add((ident, name))
         return value
 
 
@@ -434,15 +441,16 @@ class RemoteObject:
     """An object that stays in the student kernel (a model, a student class's instance)."""
 
     __rnnkit_proxy__ = True
-    __slots__ = ("_callable", "_cls", "_id", "_link", "_name")
+    __slots__ = ("_callable", "_cls", "_id", "_is_method", "_link", "_name")
 
     def __init__(self, link: Link, ident: int, cls: type | None, name: str | None,
-                 is_callable: bool) -> None:
+                 is_callable: bool, is_method: bool = False) -> None:
         object.__setattr__(self, "_link", link)
         object.__setattr__(self, "_id", ident)
         object.__setattr__(self, "_cls", cls)
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_callable", is_callable)
+        object.__setattr__(self, "_is_method", is_method)
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # isinstance(model, nn.Module) for a remote module
@@ -492,3 +500,18 @@ class RemoteObject:
     def __repr__(self) -> str:
         cls = object.__getattribute__(self, "_cls")
         return f"<the student's {getattr(cls, '__name__', 'object')} in its kernel>"
+
+
+class RemoteMethod:
+    """``obj.name`` for a handle whose ``name`` is a bound method: calling it is one request."""
+
+    __rnnkit_proxy__ = True
+
+    def __init__(self, link: Link, ident: int, name: str) -> None:
+        self._link, self._ident, self.__name__ = link, ident, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._link.call({"id": self._ident}, "method", args, kwargs, self.__name__)
+
+    def __repr__(self) -> str:
+        return f"<the student's method {self.__name__} in its kernel>"

@@ -33,6 +33,7 @@ import json
 import os
 import sys
 import traceback
+import types
 import warnings
 from typing import Any
 
@@ -308,7 +309,8 @@ def _new_handle(value: Any) -> dict[str, Any]:
         _objects[ident] = value
     return {"$": "handle", "id": ident, "cls": _nearest_class(type(value)),
             "name": getattr(value, "__name__", None) if callable(value) else None,
-            "callable": callable(value)}
+            "callable": callable(value),
+            "method": isinstance(value, (types.MethodType, types.BuiltinMethodType))}
 
 
 def _nearest_class(cls: type) -> str:
