@@ -22,26 +22,13 @@ def _tensors(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _load_tensors(module: nn.Module, tensors: Any) -> None:
-    from .judge.proxy import copy_module_state
+    from .judge.proxy import load_named_tensors
 
     own = _tensors(module)
     if not (isinstance(tensors, dict) and set(tensors) == set(own) and all(
             isinstance(v, torch.Tensor) and v.shape == own[k].shape for k, v in tensors.items())):
         raise ValueError(f"expected the tensors {sorted(own)} with their shapes")
-    copy_module_state(module, _Holder(tensors))
-
-
-class _Holder:
-    """Named tensors that look like a module's to :func:`copy_module_state`."""
-
-    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.tensors, self.training = tensors, True
-
-    def named_parameters(self) -> list[tuple[str, torch.Tensor]]:
-        return list(self.tensors.items())
-
-    def named_buffers(self) -> list[tuple[str, torch.Tensor]]:
-        return []
+    load_named_tensors(module, tensors)
 
 
 class _SpyModule(nn.Module):

@@ -315,18 +315,23 @@ def _copy_into(original: Any, new: Any) -> None:
 
 def copy_module_state(original: Any, new: Any) -> None:
     """Give ``original`` the parameters, gradients and buffers of ``new`` (same class)."""
+    load_named_tensors(original, dict([*new.named_parameters(), *new.named_buffers()]))
+    original.train(new.training)
+
+
+def load_named_tensors(module: Any, tensors: dict[str, Any]) -> None:
+    """Copy ``tensors`` (by name, with their ``.grad``) into ``module``'s own of that shape."""
     import torch
 
-    mine = dict([*original.named_parameters(), *original.named_buffers()])
+    mine = dict([*module.named_parameters(), *module.named_buffers()])
     with torch.no_grad():
-        for name, value in [*new.named_parameters(), *new.named_buffers()]:
+        for name, value in tensors.items():
             target = mine.get(name)
             if target is None or tuple(target.shape) != tuple(value.shape):
                 continue
             target.data = value.detach().clone()
             if target.requires_grad:
                 target.grad = None if value.grad is None else value.grad.detach().clone()
-    original.train(new.training)
 
 
 def _in_place(old: Any, new: Any) -> bool:
