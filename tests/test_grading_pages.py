@@ -187,3 +187,47 @@ def test_the_csp_alone_stops_inline_code_in_chromium(tmp_path: Path) -> None:
     assert "pwned" in _title_in_chromium(tmp_path, bare)  # the payloads do run without it
     assert _title_in_chromium(tmp_path, with_csp(bare, FEEDBACK_CSP)) == "ok"
     assert _title_in_chromium(tmp_path, with_csp(bare, PAGE_CSP)) == "ok"
+
+
+def test_feedback_page_says_what_nbconvert_says_without_its_soup_pass() -> None:
+    """``SafeFeedbackExporter`` skips nbconvert's BeautifulSoup pass and caches highlighting
+    and markdown: its page has the same text and image alt texts as nbconvert's."""
+    from bs4 import BeautifulSoup
+    from nbconvert.exporters import HTMLExporter
+
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+           "AAAABJRU5ErkJggg==")
+    cells = [nbformat.v4.new_markdown_cell("# Title\n\nSome *text* and `code`."),
+             nbformat.v4.new_code_cell("def f(x):\n    return x + 1  # comment", outputs=[
+                 nbformat.v4.new_output("display_data", data={"image/png": png,
+                                                              "text/plain": "<Figure>"})]),
+             nbformat.v4.new_code_cell("f(1)")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    ours = [_feedback(nb) for _ in range(2)]  # the second page from the caches
+    assert ours[0] == ours[1]
+    theirs, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+
+    def text(page: str) -> str:
+        body = BeautifulSoup(page, "html.parser").find(id="notebook-container") or \
+            BeautifulSoup(page, "html.parser").body
+        return " ".join(body.get_text().split())
+
+    assert "return x + 1" in text(ours[0]) and text(ours[0]) == text(theirs)
+    assert re.findall(r"<img[^>]*alt=\"([^\"]*)\"", ours[0]) == \
+        ["No description has been provided for this image"]
+    # the cache is per markdown text and settings; a cell with attachments is not cached
+    attached = nbformat.v4.new_markdown_cell("# Title\n\n![x](attachment:x.png)")
+    attached["attachments"] = {"x.png": {"image/png": png}}
+    nb.cells.append(attached)
+    assert f"data:image/png;base64,{png}" in _feedback(nb)
+
+
+def test_with_image_alt_adds_alt_text_where_there_is_none() -> None:
+    from rnnkit.grading.feedback import NO_ALT, with_image_alt
+
+    html = ("<p><img src=\"a>b\"><IMG alt='x' src=y><img data-x=\"alt=1\" src=z/>"
+            "<imgur>no</imgur></p>")
+    assert with_image_alt(html) == (f"<p><img alt=\"{NO_ALT}\" src=\"a>b\"><IMG alt='x' src=y>"
+                                    f"<img alt=\"{NO_ALT}\" data-x=\"alt=1\" src=z/>"
+                                    "<imgur>no</imgur></p>")

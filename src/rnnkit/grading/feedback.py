@@ -21,8 +21,10 @@ import re
 from typing import Any
 
 from jinja2 import pass_context
-from nbconvert.exporters import HTMLExporter
+from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.exporters.exporter import ResourcesDict
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -225,18 +227,80 @@ class SafeFeedbackExporter(HTMLExporter):
 
     @pass_context
     def markdown2html(self, context: Any, source: str) -> str:
-        html = super().markdown2html(context, source)
-        return _safe_markdown(html) if len(html) < 20_000 else safe_html(html)
+        if (len(source) > CACHED_TEXT or self.embed_images
+                or context.get("cell", {}).get("attachments")):
+            return safe_html(super().markdown2html(context, source))
+        # the course's markdown is the same in every page: render and sanitise it once
+        return _markdown_page(source, self.anchor_link_text, self.exclude_anchor_links,
+                              lambda: super(SafeFeedbackExporter, self).markdown2html(
+                                  context, source))
 
     def from_notebook_node(self, nb: NotebookNode, resources: Any = None,
                            **kw: Any) -> tuple[str, Any]:
-        html, resources = super().from_notebook_node(nb, resources, **kw)
-        return with_csp(html, FEEDBACK_CSP), resources
+        # HTMLExporter.from_notebook_node (nbconvert 7.17), less its BeautifulSoup pass
+        # over the whole page: in the classic template that pass only gives images an alt
+        # text, and it cost 1.4 s of CPU per page (most of a page's rendering).
+        info = nb.metadata.get("language_info", {})
+        lexer = info.get("pygments_lexer", info.get("name", None))
+        self.register_filter("highlight_code", self.filters.get(
+            "highlight_code", CachedHighlight(pygments_lexer=lexer, parent=self)))
+        resources = self._init_resources(resources)
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        return with_csp(with_image_alt(html), FEEDBACK_CSP), resources
 
 
-@functools.lru_cache(maxsize=512)  # the course's own markdown is the same in every page
-def _safe_markdown(html: str) -> str:
-    return safe_html(html)
+_IMG = re.compile(r"""<img\b(?:[^>"']|"[^"]*"|'[^']*')*>""", re.I)
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+_ALT = re.compile(r"\salt\s*=", re.I)
+NO_ALT = "No description has been provided for this image"  # nbconvert's words
+
+
+def with_image_alt(html: str) -> str:
+    """``html`` with an ``alt`` text on every ``<img>`` that has none, as nbconvert does."""
+    def one(match: re.Match[str]) -> str:
+        tag = match.group(0)
+        if _ALT.search(_QUOTED.sub('""', tag)):
+            return tag
+        return f'<img alt="{NO_ALT}"' + tag[4:]
+    return _IMG.sub(one, html)
+
+
+CACHED_TEXT = 20_000  # characters: a longer cell is a student's, and is rendered each time
+_MARKDOWN: dict[tuple[str, str, bool], str] = {}
+
+
+def _markdown_page(source: str, anchor: str, no_anchor: bool, render: Any) -> str:
+    """The sanitised HTML of one markdown text, rendered by ``render`` the first time."""
+    key = (source, anchor, no_anchor)
+    if key not in _MARKDOWN:
+        if len(_MARKDOWN) >= 1024:
+            _MARKDOWN.clear()
+        _MARKDOWN[key] = safe_html(render())
+    return _MARKDOWN[key]
+
+
+class CachedHighlight(Highlight2HTML):
+    """nbconvert's code highlighting, once per code text: most cells are in every page."""
+
+    def __call__(self, source: str, language: str | None = None,
+                 metadata: Any = None) -> str:
+        magics = metadata.get("magics_language") if metadata else None
+        if len(source) > CACHED_TEXT:
+            return super().__call__(source, language, metadata)
+        try:
+            options = tuple(sorted(self.extra_formatter_options.items()))
+            return _highlighted(self.pygments_lexer, options, source, language, magics)
+        except TypeError:  # an unhashable formatter option: no cache
+            return super().__call__(source, language, metadata)
+
+
+@functools.lru_cache(maxsize=2048)
+def _highlighted(lexer: str, options: tuple[tuple[str, Any], ...], source: str,
+                 language: str | None, magics: str | None) -> str:
+    highlight = Highlight2HTML(pygments_lexer=lexer, extra_formatter_options=dict(options))
+    return highlight(source, language, {"magics_language": magics} if magics else None)
 
 
 def with_csp(html: str, policy: str) -> str:
