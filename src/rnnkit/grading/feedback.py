@@ -16,7 +16,6 @@ inline script (``pages.FEEDBACK_CSP``).
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -227,13 +226,13 @@ class SafeFeedbackExporter(HTMLExporter):
 
     @pass_context
     def markdown2html(self, context: Any, source: str) -> str:
-        if (len(source) > CACHED_TEXT or self.embed_images
-                or context.get("cell", {}).get("attachments")):
-            return safe_html(super().markdown2html(context, source))
-        # the course's markdown is the same in every page: render and sanitise it once
-        return _markdown_page(source, self.anchor_link_text, self.exclude_anchor_links,
-                              lambda: super(SafeFeedbackExporter, self).markdown2html(
-                                  context, source))
+        def render() -> str:
+            return safe_html(super(SafeFeedbackExporter, self).markdown2html(context, source))
+
+        if self.embed_images or context.get("cell", {}).get("attachments"):
+            return render()
+        return rendered_once(("markdown", self.anchor_link_text, self.exclude_anchor_links,
+                              source), render, source)
 
     def from_notebook_node(self, nb: NotebookNode, resources: Any = None,
                            **kw: Any) -> tuple[str, Any]:
@@ -268,39 +267,39 @@ def with_image_alt(html: str) -> str:
 
 
 CACHED_TEXT = 20_000  # characters: a longer cell is a student's, and is rendered each time
-_MARKDOWN: dict[tuple[str, str, bool], str] = {}
+_RENDERED: dict[tuple[Any, ...], str] = {}
 
 
-def _markdown_page(source: str, anchor: str, no_anchor: bool, render: Any) -> str:
-    """The sanitised HTML of one markdown text, rendered by ``render`` the first time."""
-    key = (source, anchor, no_anchor)
-    if key not in _MARKDOWN:
-        if len(_MARKDOWN) >= 1024:
-            _MARKDOWN.clear()
-        _MARKDOWN[key] = safe_html(render())
-    return _MARKDOWN[key]
+def rendered_once(key: tuple[Any, ...], render: Any, text: str) -> str:
+    """``render()``, kept under ``key`` for the next page (not for ``text`` over
+    ``CACHED_TEXT``): the course's own cells are the same in every student's page."""
+    if len(text) > CACHED_TEXT:
+        return render()
+    try:
+        return _RENDERED[key]
+    except KeyError:
+        if len(_RENDERED) >= 4096:
+            _RENDERED.clear()
+        _RENDERED[key] = html = render()
+        return html
 
 
 class CachedHighlight(Highlight2HTML):
-    """nbconvert's code highlighting, once per code text: most cells are in every page."""
+    """nbconvert's code highlighting, once per code text (see ``rendered_once``)."""
 
     def __call__(self, source: str, language: str | None = None,
                  metadata: Any = None) -> str:
-        magics = metadata.get("magics_language") if metadata else None
-        if len(source) > CACHED_TEXT:
-            return super().__call__(source, language, metadata)
+        def render() -> str:
+            return super(CachedHighlight, self).__call__(source, language, metadata)
+
+        magics = metadata.get("magics_language") if metadata else None  # all it reads
+        key = ("code", self.pygments_lexer, tuple(sorted(self.extra_formatter_options.items())),
+               language, magics, source)
         try:
-            options = tuple(sorted(self.extra_formatter_options.items()))
-            return _highlighted(self.pygments_lexer, options, source, language, magics)
+            hash(key)
         except TypeError:  # an unhashable formatter option: no cache
-            return super().__call__(source, language, metadata)
-
-
-@functools.lru_cache(maxsize=2048)
-def _highlighted(lexer: str, options: tuple[tuple[str, Any], ...], source: str,
-                 language: str | None, magics: str | None) -> str:
-    highlight = Highlight2HTML(pygments_lexer=lexer, extra_formatter_options=dict(options))
-    return highlight(source, language, {"magics_language": magics} if magics else None)
+            return render()
+        return rendered_once(key, render, source)
 
 
 def with_csp(html: str, policy: str) -> str:
