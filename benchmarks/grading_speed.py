@@ -16,7 +16,9 @@ them, each variant in a fresh copy of the course with a fresh gradebook:
 ``--cores 2`` pins the benchmark and everything it starts to two CPUs (Linux), so a
 bigger machine measures the 2-core case. Prints a table with the best of ``--repeat``
 runs, the speed-up over the baseline (from the best times, and the median of the
-rounds' paired ratios) and whether every variant gave the same scores,
+rounds' paired ratios), the CPU each variant used per submission (the machine's busy time
+from /proc/stat, user + system, without steal: all processes, kernels included; Linux
+only; meaningful on a quiet machine) and whether every variant gave the same scores,
 and writes it to benchmarks/results/grading_speed_<N>.md. Measure on a quiet machine.
 """
 
@@ -76,12 +78,28 @@ def env() -> dict[str, str]:
     return out
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+CPU_SECONDS: dict[str, list[float]] = {}  # variant -> the machine's busy seconds per round
+
+
+def busy_seconds() -> float | None:
+    """The machine's CPU time so far (user, nice, system, irq, softirq), from /proc/stat."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields[i] for i in (0, 1, 2, 5, 6)) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(cmd: list[str], cwd: Path, cpu_key: str | None = None) -> float:
+    before = busy_seconds()
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    after = busy_seconds()
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
+    if cpu_key and before is not None and after is not None:
+        CPU_SECONDS.setdefault(cpu_key, []).append(after - before)
     return seconds
 
 
@@ -99,7 +117,7 @@ def run_nbgrader(work: Path, students: int) -> tuple[float, dict[str, float]]:
     timed([str(BIN / "nbgrader"), "generate_assignment", CHAPTER, "--force"],
           course / "autograder")
     seconds = timed([str(BIN / "nbgrader"), "autograde", CHAPTER, *PATIENT],
-                    course / "autograder")
+                    course / "autograder", cpu_key="nbgrader autograde (serial)")
     return seconds, scores(course)
 
 
@@ -108,7 +126,8 @@ def run_rnnkit(work: Path, students: int, workers: int, sandbox: bool
     course = work / f"rnnkit-{workers}"
     make_course(course, students)
     cmd = [str(BIN / "rnnkit"), "grade", CHAPTER, "--workers", str(workers), "--no-progress"]
-    seconds = timed(cmd + ([] if sandbox else ["--no-sandbox"]), course)
+    seconds = timed(cmd + ([] if sandbox else ["--no-sandbox"]), course,
+                    cpu_key=f"rnnkit grade --workers {workers}")
     return seconds, scores(course)
 
 
@@ -154,13 +173,16 @@ def main() -> None:
         f" best of {args.repeat}; rnnkit grade {'with' if sandbox else 'WITHOUT'} the sandbox.",
         "",
         "| variant | seconds | per submission | speed-up vs serial nbgrader (best) "
-        "| speed-up per round (median; min-max) |",
-        "|---|---:|---:|---:|---:|",
+        "| speed-up per round (median; min-max) | CPU per submission (median) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, values in times.items():
         best, ratios = min(values), paired[name]
+        cpu = CPU_SECONDS.get(name)
+        cpu_text = f"{statistics.median(cpu) / args.students:.2f} s" if cpu else "-"
         lines.append(f"| {name} | {best:.1f} | {best / args.students:.2f} | {base / best:.2f}x "
-                     f"| {statistics.median(ratios):.2f}x; {ratios[0]:.2f}-{ratios[-1]:.2f} |")
+                     f"| {statistics.median(ratios):.2f}x; {ratios[0]:.2f}-{ratios[-1]:.2f} "
+                     f"| {cpu_text} |")
     lines += ["", f"Same scores in every variant: {'yes' if same else 'NO'}."]
     text = "\n".join(lines)
     print("\n" + text)
