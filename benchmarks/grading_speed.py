@@ -78,9 +78,6 @@ def env() -> dict[str, str]:
     return out
 
 
-CPU_SECONDS: dict[str, list[float]] = {}  # variant -> the machine's busy seconds per round
-
-
 def busy_seconds() -> float | None:
     """The machine's CPU time so far (user, nice, system, irq, softirq), from /proc/stat."""
     try:
@@ -90,7 +87,8 @@ def busy_seconds() -> float | None:
     return sum(fields[i] for i in (0, 1, 2, 5, 6)) / os.sysconf("SC_CLK_TCK")
 
 
-def timed(cmd: list[str], cwd: Path, cpu_key: str | None = None) -> float:
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float | None]:
+    """Run ``cmd``; its wall seconds and the machine's CPU seconds meanwhile (None: unknown)."""
     before = busy_seconds()
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
@@ -98,9 +96,7 @@ def timed(cmd: list[str], cwd: Path, cpu_key: str | None = None) -> float:
     after = busy_seconds()
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
-    if cpu_key and before is not None and after is not None:
-        CPU_SECONDS.setdefault(cpu_key, []).append(after - before)
-    return seconds
+    return seconds, (after - before if before is not None and after is not None else None)
 
 
 def scores(course: Path) -> dict[str, float]:
@@ -111,24 +107,25 @@ def scores(course: Path) -> dict[str, float]:
         return {s.student.id: s.score for s in gb.find_assignment(CHAPTER).submissions}
 
 
-def run_nbgrader(work: Path, students: int) -> tuple[float, dict[str, float]]:
+Run = tuple[tuple[float, float | None], dict[str, float]]  # (wall, CPU seconds), scores
+
+
+def run_nbgrader(work: Path, students: int) -> Run:
     course = work / "nbgrader"
     make_course(course, students)
     timed([str(BIN / "nbgrader"), "generate_assignment", CHAPTER, "--force"],
           course / "autograder")
-    seconds = timed([str(BIN / "nbgrader"), "autograde", CHAPTER, *PATIENT],
-                    course / "autograder", cpu_key="nbgrader autograde (serial)")
-    return seconds, scores(course)
+    timing = timed([str(BIN / "nbgrader"), "autograde", CHAPTER, *PATIENT],
+                   course / "autograder")
+    return timing, scores(course)
 
 
-def run_rnnkit(work: Path, students: int, workers: int, sandbox: bool
-               ) -> tuple[float, dict[str, float]]:
+def run_rnnkit(work: Path, students: int, workers: int, sandbox: bool) -> Run:
     course = work / f"rnnkit-{workers}"
     make_course(course, students)
     cmd = [str(BIN / "rnnkit"), "grade", CHAPTER, "--workers", str(workers), "--no-progress"]
-    seconds = timed(cmd + ([] if sandbox else ["--no-sandbox"]), course,
-                    cpu_key=f"rnnkit grade --workers {workers}")
-    return seconds, scores(course)
+    timing = timed(cmd + ([] if sandbox else ["--no-sandbox"]), course)
+    return timing, scores(course)
 
 
 def main() -> None:
@@ -151,12 +148,15 @@ def main() -> None:
                 "rnnkit grade --workers 1": lambda w: run_rnnkit(w, args.students, 1, sandbox),
                 "rnnkit grade --workers 2": lambda w: run_rnnkit(w, args.students, 2, sandbox)}
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu_seconds: dict[str, list[float]] = {name: [] for name in variants}
     results: dict[str, dict[str, float]] = {}
     for r in range(args.repeat):
         for name, fn in variants.items():
             with tempfile.TemporaryDirectory(prefix="rnnkit-bench-") as tmp:
-                seconds, got = fn(Path(tmp))
+                (seconds, cpu), got = fn(Path(tmp))
             times[name].append(seconds)
+            if cpu is not None:
+                cpu_seconds[name].append(cpu)
             results[name] = got
             print(f"[{r + 1}/{args.repeat}] {name}: {seconds:.1f} s", flush=True)
 
@@ -178,7 +178,7 @@ def main() -> None:
     ]
     for name, values in times.items():
         best, ratios = min(values), paired[name]
-        cpu = CPU_SECONDS.get(name)
+        cpu = cpu_seconds[name]
         cpu_text = f"{statistics.median(cpu) / args.students:.2f} s" if cpu else "-"
         lines.append(f"| {name} | {best:.1f} | {best / args.students:.2f} | {base / best:.2f}x "
                      f"| {statistics.median(ratios):.2f}x; {ratios[0]:.2f}-{ratios[-1]:.2f} "
