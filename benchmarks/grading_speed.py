@@ -18,8 +18,10 @@ bigger machine measures the 2-core case. Prints a table with the best of ``--rep
 runs, the speed-up over the baseline (from the best times, and the median of the
 rounds' paired ratios), the CPU each variant used per submission (the machine's busy time
 from /proc/stat, user + system, without steal: all processes, kernels included; Linux
-only; meaningful on a quiet machine) and whether every variant gave the same scores,
-and writes it to benchmarks/results/grading_speed_<N>.md. Measure on a quiet machine.
+only; meaningful on a quiet machine), the CPU time the hypervisor stole meanwhile (a
+2-worker run needs both CPUs and suffers from steal more than a serial one) and whether
+every variant gave the same scores, and writes it to
+benchmarks/results/grading_speed_<N>.md. Measure on a quiet machine.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -78,25 +81,43 @@ def env() -> dict[str, str]:
     return out
 
 
-def busy_seconds() -> float | None:
-    """The machine's CPU time so far (user, nice, system, irq, softirq), from /proc/stat."""
+@dataclass(frozen=True)
+class Timing:
+    """One command's wall seconds, and the machine's CPU seconds meanwhile (None: unknown).
+
+    ``cpu`` is busy time (user, nice, system, irq, softirq) over all processes; ``steal``
+    is time the hypervisor gave this VM's CPUs to others. Steal slows a 2-worker run,
+    which needs both CPUs, more than a serial one: a round with much of it is suspect.
+    """
+
+    wall: float
+    cpu: float | None
+    steal: float | None
+
+
+def cpu_seconds() -> tuple[float, float] | None:
+    """The machine's (busy, steal) CPU seconds so far, from /proc/stat (Linux)."""
     try:
         fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
         return None
-    return sum(fields[i] for i in (0, 1, 2, 5, 6)) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(fields[i] for i in (0, 1, 2, 5, 6)) / tick, (fields[7] if len(fields) > 7
+                                                            else 0) / tick
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, float | None]:
-    """Run ``cmd``; its wall seconds and the machine's CPU seconds meanwhile (None: unknown)."""
-    before = busy_seconds()
+def timed(cmd: list[str], cwd: Path) -> Timing:
+    """Run ``cmd``; exit with its error output when it fails."""
+    before = cpu_seconds()
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    after = busy_seconds()
+    after = cpu_seconds()
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
-    return seconds, (after - before if before is not None and after is not None else None)
+    if before is None or after is None:
+        return Timing(seconds, None, None)
+    return Timing(seconds, after[0] - before[0], after[1] - before[1])
 
 
 def scores(course: Path) -> dict[str, float]:
@@ -107,7 +128,7 @@ def scores(course: Path) -> dict[str, float]:
         return {s.student.id: s.score for s in gb.find_assignment(CHAPTER).submissions}
 
 
-Run = tuple[tuple[float, float | None], dict[str, float]]  # (wall, CPU seconds), scores
+Run = tuple[Timing, dict[str, float]]  # how long, and the scores
 
 
 def run_nbgrader(work: Path, students: int) -> Run:
@@ -147,20 +168,19 @@ def main() -> None:
     variants = {"nbgrader autograde (serial)": lambda w: run_nbgrader(w, args.students),
                 "rnnkit grade --workers 1": lambda w: run_rnnkit(w, args.students, 1, sandbox),
                 "rnnkit grade --workers 2": lambda w: run_rnnkit(w, args.students, 2, sandbox)}
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    cpu_seconds: dict[str, list[float]] = {name: [] for name in variants}
+    runs: dict[str, list[Timing]] = {name: [] for name in variants}
     results: dict[str, dict[str, float]] = {}
     for r in range(args.repeat):
         for name, fn in variants.items():
             with tempfile.TemporaryDirectory(prefix="rnnkit-bench-") as tmp:
-                (seconds, cpu), got = fn(Path(tmp))
-            times[name].append(seconds)
-            if cpu is not None:
-                cpu_seconds[name].append(cpu)
+                timing, got = fn(Path(tmp))
+            runs[name].append(timing)
             results[name] = got
-            print(f"[{r + 1}/{args.repeat}] {name}: {seconds:.1f} s", flush=True)
+            stolen = "" if timing.steal is None else f" ({timing.steal:.1f} CPU-s stolen)"
+            print(f"[{r + 1}/{args.repeat}] {name}: {timing.wall:.1f} s{stolen}", flush=True)
 
     baseline = "nbgrader autograde (serial)"
+    times = {name: [t.wall for t in values] for name, values in runs.items()}
     base = min(times[baseline])
     same = all(v == results[baseline] for v in results.values())
     # Each round runs every variant back to back, so its ratios are paired: they hold up
@@ -173,16 +193,19 @@ def main() -> None:
         f" best of {args.repeat}; rnnkit grade {'with' if sandbox else 'WITHOUT'} the sandbox.",
         "",
         "| variant | seconds | per submission | speed-up vs serial nbgrader (best) "
-        "| speed-up per round (median; min-max) | CPU per submission (median) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| speed-up per round (median; min-max) | CPU per submission (median) "
+        "| CPU stolen per run (median) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, values in times.items():
         best, ratios = min(values), paired[name]
-        cpu = cpu_seconds[name]
+        cpu = [t.cpu for t in runs[name] if t.cpu is not None]
+        steal = [t.steal for t in runs[name] if t.steal is not None]
         cpu_text = f"{statistics.median(cpu) / args.students:.2f} s" if cpu else "-"
+        steal_text = f"{statistics.median(steal):.1f} s" if steal else "-"
         lines.append(f"| {name} | {best:.1f} | {best / args.students:.2f} | {base / best:.2f}x "
                      f"| {statistics.median(ratios):.2f}x; {ratios[0]:.2f}-{ratios[-1]:.2f} "
-                     f"| {cpu_text} |")
+                     f"| {cpu_text} | {steal_text} |")
     lines += ["", f"Same scores in every variant: {'yes' if same else 'NO'}."]
     text = "\n".join(lines)
     print("\n" + text)
