@@ -76,7 +76,10 @@ def assignment_snapshot(root: Path, chapter: str, config: Any) -> bytes:
 
 
 def _generate(root: Path, chapter: str, db_url: str, course_id: str) -> None:
+    from .metadata_schema import reuse_schema_checks
+
     speed_up_new_gradebooks()
+    reuse_schema_checks()
     with tempfile.TemporaryDirectory(prefix="rnnkit-sync-") as tmp, quiet_sqlalchemy():
         cfg = load_config(root, release_directory=str(Path(tmp) / "release"), db_url=db_url,
                           course_id=course_id)

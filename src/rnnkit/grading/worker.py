@@ -69,6 +69,9 @@ def _grade(job: GradeJob, work: Path, result: GradeResult, watchdog: _Watchdog) 
     log = _LogCapture()
     from nbgrader.converters import Autograde
 
+    from .metadata_schema import reuse_schema_checks
+
+    reuse_schema_checks()  # nbgrader checks its metadata schema once, not per cell
     started = time.monotonic()
     with log.attached():
         watchdog.start()
