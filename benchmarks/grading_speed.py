@@ -102,8 +102,9 @@ def cpu_seconds() -> tuple[float, float] | None:
     except (OSError, ValueError):
         return None
     tick = os.sysconf("SC_CLK_TCK")
-    return sum(fields[i] for i in (0, 1, 2, 5, 6)) / tick, (fields[7] if len(fields) > 7
-                                                            else 0) / tick
+    busy = sum(fields[i] for i in (0, 1, 2, 5, 6))  # user, nice, system, irq, softirq
+    steal = fields[7] if len(fields) > 7 else 0
+    return busy / tick, steal / tick
 
 
 def timed(cmd: list[str], cwd: Path) -> Timing:

@@ -14,6 +14,7 @@ of ``jsonschema`` changes, for nbgrader or anyone else.
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 from typing import Any
@@ -48,8 +49,8 @@ def reuse_schema_checks() -> bool:
     if getattr(common.jsonschema, "_rnnkit", False):
         return False
     shim = types.ModuleType("jsonschema", "jsonschema, with validate() checking a schema once")
-    shim.__dict__.update({k: v for k, v in vars(jsonschema).items() if not k.startswith("__")})
     shim.validate = validate  # type: ignore[attr-defined]
+    shim.__getattr__ = functools.partial(getattr, jsonschema)  # type: ignore[method-assign]
     shim._rnnkit = True  # type: ignore[attr-defined]
     common.jsonschema = shim
     return True
